@@ -1,0 +1,293 @@
+//! The result document of one experiment: what each step did, and snapshots of file trees and mount tables.
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::Limits;
+
+/// Everything an experiment produced.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunResult {
+    /// Result format version (same as the spec's).
+    pub version: u32,
+    pub title: String,
+    pub status: RunStatus,
+    /// One line for the learner when the run did not complete (which limit, what failed).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// `uname -r` of the machine running rootlab: every container shares this kernel.
+    pub kernel_release: String,
+    /// The base image the lab host ran on, and the programs it holds.
+    pub image: ImageInfo,
+    /// The limits in force and how each was enforced.
+    pub limits: LimitsReport,
+    /// One per spec step, in order; steps after a fatal stop are absent.
+    pub steps: Vec<StepResult>,
+    /// In the order they were taken.
+    pub snapshots: Vec<Snapshot>,
+    /// Wall time of the whole experiment in microseconds, sandbox set-up and tear-down included.
+    pub duration_us: u64,
+}
+
+/// How the experiment as a whole ended. A step the kernel refused is not a failure of the run:
+/// it is recorded in that step's outcome and the run goes on.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every step ran (some may have been refused by the kernel).
+    Completed,
+    /// A limit stopped the experiment (see `message`); the sandbox was torn down.
+    LimitExceeded,
+    /// Cancelled by the client.
+    Cancelled,
+    /// The sandbox itself failed (see `message`).
+    Failed,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImageInfo {
+    pub name: String,
+    /// Programs in `/bin` of the image.
+    pub programs: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LimitsReport {
+    pub limits: Limits,
+    /// For each runtime limit, the kernel mechanism that enforced it.
+    pub enforcement: Vec<Enforcement>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Enforcement {
+    /// `wall_ms`, `pids`, `memory_bytes`, `disk_bytes`, `inodes`, `output_bytes`.
+    pub limit: String,
+    /// E.g. `cgroup v1 pids.max`, `RLIMIT_NPROC`, `tmpfs size=`, `SIGKILL after deadline`.
+    pub mechanism: String,
+}
+
+/// What one step did.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepResult {
+    /// Index in the spec's `steps`.
+    pub index: usize,
+    /// `op` of the step.
+    pub op: String,
+    /// Who performed it: `host`, a container name, or `engine` for snapshots.
+    pub actor: String,
+    /// The equivalent shell command, e.g. `mount -t tmpfs none /tmp`.
+    pub command: String,
+    /// The system calls made, e.g. `mount("none", "/tmp", "tmpfs", 0, "")`.
+    pub syscalls: Vec<String>,
+    pub outcome: StepOutcome,
+    /// For `run` steps (and `build_rootfs`'s ldd runs): what the program printed.
+    #[serde(default)]
+    pub output: Option<CommandOutput>,
+    /// Step-specific details: what `build_rootfs` copied and why, what `escape` saw.
+    #[serde(default)]
+    pub details: Option<StepDetails>,
+    /// For `snapshot` steps: index into `snapshots`.
+    #[serde(default)]
+    pub snapshot: Option<usize>,
+    pub duration_us: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StepOutcome {
+    Ok,
+    /// The kernel (or the program) refused: a result to show, not a server error.
+    Error(StepError),
+    /// Not run, e.g. because its container had already exited.
+    Skipped {
+        reason: String,
+    },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepError {
+    /// Symbolic errno, e.g. `EINVAL`; absent for errors that are not a failed system call.
+    #[serde(default)]
+    pub errno: Option<String>,
+    #[serde(default)]
+    pub code: Option<i32>,
+    /// What failed, e.g. `mount: Invalid argument`.
+    pub message: String,
+    /// One line on why, for a learner.
+    pub explanation: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommandOutput {
+    pub argv: Vec<String>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Exit status when the program exited normally.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Signal name when it was killed, e.g. `SIGKILL`.
+    #[serde(default)]
+    pub signal: Option<String>,
+    /// True when output beyond the limit was dropped.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepDetails {
+    BuildRootfs {
+        /// Every program and library copied, with why.
+        copied: Vec<CopiedFile>,
+        /// `ldd <program>` as it printed, per program.
+        ldd: Vec<CommandOutput>,
+    },
+    Escape {
+        /// Did the attempt reach a root other than the one the actor started in?
+        escaped: bool,
+        /// `ls /` after the attempt.
+        root_listing: Vec<String>,
+        /// What was done, step by step.
+        trace: Vec<String>,
+    },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CopiedFile {
+    /// Where it came from (in the actor's view before the copy).
+    pub source: String,
+    /// Where it went, relative to the new rootfs (e.g. `/lib64/ld-linux-x86-64.so.2`).
+    pub dest: String,
+    /// `program`, or the program whose `ldd` listed it.
+    pub reason: String,
+}
+
+/// File trees and mount tables at one moment, from several points of view.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Snapshot {
+    pub label: String,
+    /// Index of the snapshot step in the spec.
+    pub step: usize,
+    pub views: Vec<View>,
+    /// Each layer's own tree, when asked for.
+    #[serde(default)]
+    pub layers: Vec<LayerTree>,
+}
+
+/// What one actor sees.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct View {
+    /// `host` or a container name.
+    pub actor: String,
+    /// The actor's mount table, from `/proc/<pid>/mountinfo`, in mount order.
+    pub mounts: Vec<MountEntry>,
+    /// One per requested path.
+    pub trees: Vec<Tree>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LayerTree {
+    pub name: String,
+    pub tree: Tree,
+}
+
+/// A walk of one path.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Tree {
+    /// The walked path.
+    pub root: String,
+    /// Set when the path could not be walked (e.g. `ENOENT`).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Every entry below `root` (not `root` itself), depth first, sorted by name.
+    pub entries: Vec<TreeEntry>,
+    /// True when entries beyond the limit or the depth were left out.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TreeEntry {
+    /// Absolute path in the actor's view (or relative to the layer root, for layer trees).
+    pub path: String,
+    pub kind: FileKind,
+    pub size: u64,
+    /// Permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// User name as the actor's `/etc/passwd` would show it (`root`, `nobody`).
+    pub owner: String,
+    #[serde(default)]
+    pub link_target: Option<String>,
+    /// First bytes of a small text file.
+    #[serde(default)]
+    pub preview: Option<String>,
+    /// Under an overlay mount: the layer the entry comes from (`upper` layer name, or a lower's).
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// An overlayfs whiteout (a 0:0 character device) in a layer's own tree.
+    #[serde(default)]
+    pub whiteout: bool,
+    /// An opaque directory (`user.overlay.opaque=y`) in a layer's own tree.
+    #[serde(default)]
+    pub opaque: bool,
+    /// The entry is a mount point in this view.
+    #[serde(default)]
+    pub mount_point: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+}
+
+/// One row of a mount table, named as `findmnt --json` names its columns.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MountEntry {
+    /// Mount id (as the kernel numbers it: differs between runs).
+    pub id: u32,
+    /// Parent mount id.
+    pub parent: u32,
+    /// Mount point, relative to the actor's root.
+    pub target: String,
+    /// Mount source, e.g. `none`, `overlay`, or `/layers/A` for a bind (findmnt shows binds as `source[/root]`).
+    pub source: String,
+    /// The directory of the file system mounted here (`/` unless a bind of a subdirectory).
+    pub root: String,
+    pub fstype: String,
+    /// Per-mount and per-superblock options together, as findmnt's OPTIONS column.
+    pub options: String,
+    /// findmnt's PROPAGATION column: `shared`, `private`, `private,slave`, `shared,slave`, `unbindable`...
+    pub propagation: String,
+    /// Peer group this mount shares events with (`shared:N`), renumbered 1, 2, ... per run.
+    #[serde(default)]
+    pub shared: Option<u32>,
+    /// Peer group this mount receives events from (`master:N`), renumbered likewise.
+    #[serde(default)]
+    pub master: Option<u32>,
+}
