@@ -1,9 +1,220 @@
-//! The HTTP server (`rootlab serve`).
-// Placeholder owned by the server work; replaced there.
+//! The HTTP server (`rootlab serve`): a JSON REST API under `/api/v1` in front of the worker pool,
+//! plus `/healthz`, `/metrics`, the OpenAPI document, and the browser playground at `/`.
 
-#[derive(clap::Args)]
-pub struct ServeArgs {}
+mod config;
+mod docs_page;
+pub mod error;
+mod extract;
+mod health;
+pub mod metrics;
+mod openapi;
+mod presets;
+mod ratelimit;
+pub mod runs;
+mod static_files;
 
-pub fn serve(_args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, delete, get, post};
+use axum::Router;
+use rootlab_shared::Limits;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+pub use config::{HttpSettings, LimitArgs, ServeArgs};
+pub use health::SandboxCapabilities;
+
+use crate::coordinator::{Coordinator, PoolConfig};
+use error::{AppError, ErrorCode};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub coordinator: Coordinator,
+    pub limits: Arc<Limits>,
+    pub metrics: Arc<metrics::HttpMetrics>,
+    rate_limiter: Arc<ratelimit::RateLimiter>,
+    capabilities: SandboxCapabilities,
+    openapi: Arc<String>,
+    docs_html: Arc<String>,
+    settings: Arc<HttpSettings>,
+}
+
+impl AppState {
+    pub fn new(coordinator: Coordinator, settings: HttpSettings) -> Self {
+        let openapi = openapi::document();
+        AppState {
+            limits: Arc::new(coordinator.config().limits.clone()),
+            coordinator,
+            metrics: Arc::default(),
+            rate_limiter: Arc::new(ratelimit::RateLimiter::new(
+                settings.rate_limit,
+                settings.rate_burst,
+            )),
+            capabilities: SandboxCapabilities::probe(),
+            docs_html: Arc::new(docs_page::render(&openapi)),
+            openapi: Arc::new(openapi),
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+/// The whole application; used by `serve` and by the tests.
+pub fn app(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let router = Router::new()
+        .nest("/api/v1", api_v1(state.clone()))
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .merge(static_files::router(settings.static_dir.clone()))
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(from_fn_with_state(state.clone(), metrics::count))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http());
+    let router = match cors(settings.cors_origin.as_deref()) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
+}
+
+fn api_v1(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/presets", get(presets::list))
+        .route("/presets/{id}", get(presets::get_one))
+        .route("/presets/{id}/run", post(runs::run_preset))
+        .route("/validate", post(runs::validate))
+        .route("/run", post(runs::run))
+        .route("/run/stream", post(runs::run_stream))
+        .route("/runs/{run_id}", delete(runs::cancel))
+        .route("/openapi.json", get(openapi::json))
+        .route("/docs", get(docs_page::page))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state, ratelimit::limit))
+}
+
+async fn api_not_found(req: Request) -> AppError {
+    AppError::not_found(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        full_path(&req)
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> AppError {
+    AppError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on {}", req.method(), full_path(&req)),
+    )
+}
+
+/// The path as the client sent it (a nested router sees it without its prefix).
+fn full_path(req: &Request) -> String {
+    match req.extensions().get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => uri.path().to_string(),
+        None => req.uri().path().to_string(),
+    }
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    AppError::new(ErrorCode::Internal, "internal error").into_response()
+}
+
+fn cors(origin: Option<&str>) -> Option<CorsLayer> {
+    let origin = origin?;
+    let allow = if origin == "*" {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::exact(HeaderValue::from_str(origin).ok()?)
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([axum::http::header::CONTENT_TYPE])
+            .expose_headers([
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderName::from_static(runs::RUN_ID_HEADER),
+            ]),
+    )
+}
+
+/// `rootlab serve`.
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve_async(args))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
+    let pool = PoolConfig {
+        worker: args.worker_path(),
+        size: args.workers(),
+        queue: args.queue,
+        limits: args.limits.to_limits(),
+        run_timeout: args.run_timeout(),
+    };
+    tracing::info!(worker = %pool.worker.display(), workers = pool.size, "starting workers");
+    let coordinator = Coordinator::start(pool).await;
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let addr = listener.local_addr()?;
+    // Scripts that start the server on port 0 read the chosen address from this line.
+    println!("rootlab listening on http://{addr}");
+    let state = AppState::new(coordinator.clone(), args.http());
+    let grace = args.shutdown_grace();
+    let stopping = coordinator.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new runs, {grace:?} for running ones");
+        tokio::spawn(async move { stopping.shutdown(grace).await })
+    };
+    let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        let _ = handle_tx.send(shutdown.await);
+    };
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    if let Ok(stopping) = handle_rx.await {
+        let _ = stopping.await;
+    }
+    // Connections are closed; make sure no worker outlives the server.
+    coordinator.shutdown(Duration::ZERO).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("can listen for SIGTERM");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
 }

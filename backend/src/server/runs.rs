@@ -1,0 +1,194 @@
+//! Running experiments: validate a spec, run it (whole result, or a stream of progress events),
+//! and cancel a streaming run.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::{self, Stream};
+use rootlab_shared::events::RunEvent;
+use rootlab_shared::result::RunResult;
+use rootlab_shared::validate::parse_spec;
+use rootlab_shared::Spec;
+use serde::{Deserialize, Serialize};
+
+use super::error::{AppError, ErrorBody, ErrorCode, FieldProblem};
+use super::extract::{to_problems, JsonBytes, SpecBody};
+use super::presets;
+use super::AppState;
+use crate::coordinator::{RunHandle, RunUpdate};
+
+/// The header that carries a streaming run's id, for `DELETE /api/v1/runs/{run_id}`.
+pub const RUN_ID_HEADER: &str = "x-run-id";
+
+/// The answer of `POST /api/v1/validate`.
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
+pub struct Validation {
+    pub valid: bool,
+    /// Every problem, each naming its field (empty when valid).
+    pub fields: Vec<FieldProblem>,
+}
+
+/// Check a spec without running it.
+#[utoipa::path(post, path = "/api/v1/validate", tag = "runs",
+    request_body(content = Spec, description = "The experiment to check"),
+    responses(
+        (status = 200, description = "Whether the spec is valid, and every problem", body = Validation),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn validate(
+    State(state): State<AppState>,
+    JsonBytes(body): JsonBytes,
+) -> Json<Validation> {
+    let text = std::str::from_utf8(&body).unwrap_or_default();
+    let fields = match parse_spec(text, &state.limits) {
+        Ok(_) => Vec::new(),
+        Err(problems) => to_problems(problems),
+    };
+    Json(Validation {
+        valid: fields.is_empty(),
+        fields,
+    })
+}
+
+/// Run an experiment and answer with its whole result.
+#[utoipa::path(post, path = "/api/v1/run", tag = "runs",
+    request_body(content = Spec, description = "The experiment to run"),
+    responses(
+        (status = 200, description = "The experiment ran (kernel refusals are step outcomes)", body = RunResult),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Invalid spec; `fields` names each problem", body = ErrorBody),
+        (status = 429, description = "Busy or rate limited; see Retry-After", body = ErrorBody),
+        (status = 502, description = "The worker died mid-run", body = ErrorBody),
+        (status = 503, description = "Shutting down", body = ErrorBody),
+        (status = 504, description = "Run timed out", body = ErrorBody),
+    ))]
+pub async fn run(
+    State(state): State<AppState>,
+    SpecBody(spec): SpecBody,
+) -> Result<Json<RunResult>, AppError> {
+    run_to_end(&state, spec).await
+}
+
+/// Run a preset's experiment and answer with its whole result.
+#[utoipa::path(post, path = "/api/v1/presets/{id}/run", tag = "presets",
+    params(("id" = String, Path, description = "Preset id, e.g. `seed-tmpfs`")),
+    responses(
+        (status = 200, description = "The experiment ran", body = RunResult),
+        (status = 404, description = "No such preset", body = ErrorBody),
+        (status = 429, description = "Busy or rate limited; see Retry-After", body = ErrorBody),
+        (status = 502, description = "The worker died mid-run", body = ErrorBody),
+        (status = 503, description = "Shutting down", body = ErrorBody),
+        (status = 504, description = "Run timed out", body = ErrorBody),
+    ))]
+pub async fn run_preset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RunResult>, AppError> {
+    let spec = presets::spec_of(&id)?;
+    run_to_end(&state, spec).await
+}
+
+async fn run_to_end(state: &AppState, spec: Spec) -> Result<Json<RunResult>, AppError> {
+    // Dropping `handle` (the client went away and axum dropped this future) cancels the run.
+    let mut handle = state.coordinator.submit(spec)?;
+    while let Some(update) = handle.updates.recv().await {
+        match update {
+            RunUpdate::Event(RunEvent::Finished { result }) => return Ok(Json(*result)),
+            RunUpdate::Event(_) => {}
+            RunUpdate::Failed(err) => return Err(err.into()),
+        }
+    }
+    Err(AppError::new(
+        ErrorCode::Internal,
+        "the run ended without a result",
+    ))
+}
+
+/// Run an experiment and stream its progress as server-sent events.
+#[utoipa::path(post, path = "/api/v1/run/stream", tag = "runs",
+    request_body(content = Spec, description = "The experiment to run"),
+    responses(
+        (status = 200, content_type = "text/event-stream",
+         description = "One `RunEvent` JSON per `data:` line, ending with `finished` (or an `error` event); header `X-Run-Id`",
+         body = String),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Invalid spec", body = ErrorBody),
+        (status = 429, description = "Busy or rate limited; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Shutting down", body = ErrorBody),
+    ))]
+pub async fn run_stream(
+    State(state): State<AppState>,
+    SpecBody(spec): SpecBody,
+) -> Result<Response, AppError> {
+    let handle = state.coordinator.submit(spec)?;
+    let id = handle.id;
+    let sse = Sse::new(events(handle)).keep_alive(KeepAlive::default());
+    let mut response = sse.into_response();
+    response.headers_mut().insert(
+        HeaderName::from_static(RUN_ID_HEADER),
+        HeaderValue::from(id),
+    );
+    Ok(response)
+}
+
+/// The run's updates as SSE events; the stream (and with it the run) ends when the client goes.
+fn events(handle: RunHandle) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(Some(handle), |handle| async move {
+        let mut handle = handle?;
+        let update = handle.updates.recv().await?;
+        let (event, last) = match update {
+            RunUpdate::Event(event) => {
+                let last = matches!(event, RunEvent::Finished { .. });
+                (sse_event(&event), last)
+            }
+            RunUpdate::Failed(err) => (error_event(AppError::from(err)), true),
+        };
+        Some((Ok(event), (!last).then_some(handle)))
+    })
+}
+
+fn sse_event(event: &RunEvent) -> Event {
+    let json = serde_json::to_value(event).unwrap_or_default();
+    let name = json["event"].as_str().unwrap_or("message").to_string();
+    Event::default().event(name).data(json.to_string())
+}
+
+fn error_event(err: AppError) -> Event {
+    let body = serde_json::to_string(&err.body()).unwrap_or_default();
+    Event::default().event("error").data(body)
+}
+
+/// Cancel a streaming run.
+#[utoipa::path(delete, path = "/api/v1/runs/{run_id}", tag = "runs",
+    params(("run_id" = u64, Path, description = "The `X-Run-Id` of a streaming run")),
+    responses(
+        (status = 204, description = "Cancelled"),
+        (status = 404, description = "No such run in progress", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let cancelled = run_id
+        .parse::<u64>()
+        .is_ok_and(|id| state.coordinator.cancel(id));
+    if cancelled {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found(format!(
+            "no run {run_id:?} is in progress"
+        )))
+    }
+}
