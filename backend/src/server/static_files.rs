@@ -20,7 +20,7 @@ pub fn router(dir: PathBuf) -> Router<AppState> {
     };
     let files = ServeDir::new(&dir)
         .append_index_html_on_directories(true)
-        .not_found_service(not_found.into_service());
+        .fallback(not_found.into_service());
     Router::new().fallback_service(files)
 }
 
