@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs rootlab's whole test suite on this machine: unit and real-kernel tests (cargo), the live HTTP API
+# tests (with schemathesis and the notebook), and the browser tests in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== cargo fmt / clippy" >&2
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p rootlab-shared -p rootlab-frontend --target wasm32-unknown-unknown -- -D warnings
+
+echo "== cargo test (unit, real-kernel engine, server)" >&2
+cargo build --release -p rootlab
+cargo test --workspace
+
+echo "== live HTTP API (e2e/api)" >&2
+bash e2e/api/run.sh
+
+echo "== browser (e2e/browser)" >&2
+bash e2e/browser/run.sh
