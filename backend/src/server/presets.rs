@@ -2,7 +2,6 @@
 
 use axum::extract::Path;
 use axum::Json;
-use rootlab_shared::presets;
 use rootlab_shared::Spec;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +54,26 @@ pub async fn get_one(Path(id): Path<String>) -> Result<Json<Preset>, AppError> {
 /// The spec of preset `id`, or 404.
 pub fn spec_of(id: &str) -> Result<Spec, AppError> {
     Ok(find(id)?.spec.clone())
+}
+
+/// Until `rootlab_shared::presets` lands, the list is empty (kept compiling for the other helpers).
+mod presets {
+    use rootlab_shared::Spec;
+
+    pub struct Preset {
+        pub id: String,
+        pub title: String,
+        pub description: String,
+        pub spec: Spec,
+    }
+
+    pub fn all() -> Vec<Preset> {
+        Vec::new()
+    }
+
+    pub fn get(id: &str) -> Option<Preset> {
+        all().into_iter().find(|p| p.id == id)
+    }
 }
 
 fn find(id: &str) -> Result<presets::Preset, AppError> {
