@@ -1,5 +1,90 @@
-//! The worker loop. Placeholder owned by the engine work.
+//! The worker loop of [`crate::protocol`]: prepare the images, announce `ready`, then run each
+//! request read from stdin and write its events to stdout, one flushed JSON line each.
+//! Single-threaded by design: the engine forks namespaces from this process.
 
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::FAILURE
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+use rootlab_shared::events::RunEvent;
+
+use crate::config::EngineConfig;
+use crate::engine;
+use crate::protocol::{ErrorChain, WorkerMessage, WorkerRequest};
+use crate::sandbox::cgroup;
+
+pub fn main() -> ExitCode {
+    let cfg = EngineConfig::from_env();
+    if cfg.use_cgroups {
+        cgroup::reap_stale(&cfg.cgroup_root);
+    }
+    let mut out = io::stdout().lock();
+    let images = match engine::prepare(&cfg) {
+        Ok(images) => images,
+        Err(e) => {
+            let error = ErrorChain::from_error(&e);
+            let _ = send(&mut out, &WorkerMessage::Error { id: 0, error });
+            return ExitCode::FAILURE;
+        }
+    };
+    let ready = WorkerMessage::Ready {
+        pid: std::process::id(),
+        images: images.into_iter().map(|i| i.name).collect(),
+    };
+    if send(&mut out, &ready).is_err() {
+        return ExitCode::FAILURE;
+    }
+    for line in io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        if serve(&line, &cfg, &mut out).is_err() {
+            // The coordinator is gone; nobody is listening.
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// One request: its events, or one error.
+fn serve(line: &str, cfg: &EngineConfig, out: &mut impl Write) -> io::Result<()> {
+    let req: WorkerRequest = match serde_json::from_str(line) {
+        Ok(r) => r,
+        Err(e) => {
+            let id = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("id").and_then(|i| i.as_u64()))
+                .unwrap_or(0);
+            let error = ErrorChain {
+                message: format!("unreadable request: {e}"),
+                source: None,
+            };
+            return send(out, &WorkerMessage::Error { id, error });
+        }
+    };
+    let mut write_err = None;
+    let mut on_event = |event: RunEvent| {
+        if write_err.is_none() {
+            let msg = WorkerMessage::Event { id: req.id, event };
+            write_err = send(out, &msg).err();
+        }
+    };
+    let result = engine::run(&req.spec, &req.limits, cfg, &mut on_event);
+    if let Some(e) = write_err {
+        return Err(e);
+    }
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let error = ErrorChain::from_error(&e);
+            send(out, &WorkerMessage::Error { id: req.id, error })
+        }
+    }
+}
+
+fn send(out: &mut impl Write, msg: &WorkerMessage) -> io::Result<()> {
+    let mut line = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
+    out.flush()
 }

@@ -1,0 +1,131 @@
+//! The jail process: joins the cgroups, sets the rlimits, drops privileges, creates the
+//! namespaces, forks the lab init into them and kills it when the wall time is up.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use super::sys::{self, CloneFlags, Exit, Forked, Rlimit};
+use super::{channel, jail_exit, lab, LabMessage, Plan};
+
+/// Runs in the forked child of the worker; never returns.
+pub fn main(plan: &Plan, mut out: File) -> ! {
+    let started = Instant::now();
+    let parent = sys::getppid();
+    if let Err(message) = enter(plan, parent) {
+        let _ = channel::send(&mut out, &LabMessage::Fatal { message });
+        sys::exit_now(jail_exit::SETUP_FAILED);
+    }
+    let code = match spawn_lab(plan, out) {
+        Ok(lab) => supervise(lab, started, plan.limits.wall_ms),
+        Err(_) => jail_exit::SETUP_FAILED,
+    };
+    sys::exit_now(code)
+}
+
+/// Everything before the fork of the lab init: limits, credentials, namespaces.
+fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
+    quiet_stdio().map_err(|e| format!("redirecting stdio: {e}"))?;
+    for dir in &plan.cgroups {
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, format!("{}\n", sys::getpid()))
+            .map_err(|e| format!("joining {}: {e}", procs.display()))?;
+    }
+    apply_rlimits(plan).map_err(|e| format!("setrlimit: {e}"))?;
+    if let Some((uid, gid)) = plan.drop_to {
+        sys::become_user(uid, gid).map_err(|e| format!("dropping to uid {uid}: {e}"))?;
+    }
+    // A credential change resets both; set them after it.
+    sys::set_dumpable().map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
+    sys::die_with_parent().map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))?;
+    if sys::getppid() != parent {
+        return Err("the worker died during set-up".into());
+    }
+    sys::unshare(
+        CloneFlags::CLONE_NEWUSER
+            | CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC
+            | CloneFlags::CLONE_NEWNET
+            | CloneFlags::CLONE_NEWCGROUP,
+    )
+    .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|...): {e}"))?;
+    write_id_maps(plan.map_uid, plan.map_gid).map_err(|e| format!("writing id maps: {e}"))
+}
+
+/// Nothing in the sandbox may write to the worker's protocol stream or read its requests.
+fn quiet_stdio() -> std::io::Result<()> {
+    let null = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    sys::dup_onto(sys::raw(&null), 0)?;
+    sys::dup_onto(sys::raw(&null), 1)?;
+    Ok(())
+}
+
+fn apply_rlimits(plan: &Plan) -> Result<(), sys::Errno> {
+    sys::set_rlimit(Rlimit::CoreSize, 0)?;
+    sys::set_rlimit(Rlimit::FileSize, plan.limits.disk_bytes.max(1))?;
+    if let Some(n) = plan.rlimit_nproc {
+        sys::set_rlimit(Rlimit::Processes, n)?;
+    }
+    if let Some(bytes) = plan.rlimit_as {
+        sys::set_rlimit(Rlimit::AddressSpace, bytes)?;
+    }
+    Ok(())
+}
+
+/// Map root inside to exactly one uid/gid outside; setgroups must be denied first.
+fn write_id_maps(uid: u32, gid: u32) -> std::io::Result<()> {
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1"))
+}
+
+/// Fork the lab init (pid 1 of the new pid namespace). It waits for a go byte so that its
+/// parent-death signal is armed before the jail can possibly die.
+fn spawn_lab(plan: &Plan, out: File) -> Result<sys::Pid, sys::Errno> {
+    let (mut go_read, mut go_write) = sys::pipe()?;
+    match sys::fork()? {
+        Forked::Child => {
+            drop(go_write);
+            let armed = sys::die_with_parent().is_ok();
+            let mut byte = [0u8; 1];
+            if !armed || go_read.read(&mut byte).map_or(true, |n| n == 0) {
+                sys::exit_now(1);
+            }
+            drop(go_read);
+            lab::main(plan, out)
+        }
+        Forked::Parent(pid) => {
+            drop(out);
+            drop(go_read);
+            go_write.write_all(b"g").map_err(|_| sys::Errno::EPIPE)?;
+            Ok(pid)
+        }
+    }
+}
+
+/// Wait for the lab init, killing it (and with it its whole pid namespace) at the deadline.
+fn supervise(lab: sys::Pid, started: Instant, wall_ms: u64) -> i32 {
+    let deadline = started + Duration::from_millis(wall_ms);
+    let Ok(pidfd) = sys::pidfd_open(lab) else {
+        sys::kill_raw(lab.as_raw());
+        return jail_exit::SETUP_FAILED;
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let ended = sys::poll_readable(&[sys::raw(&pidfd)], Some(left.as_millis() as u64))
+        .map(|r| r[0])
+        .unwrap_or(false);
+    if !ended {
+        sys::kill_raw(lab.as_raw());
+    }
+    match sys::wait(lab) {
+        _ if !ended => jail_exit::DEADLINE,
+        Ok(Exit::Code(0)) => jail_exit::OK,
+        Ok(Exit::Code(_)) => jail_exit::LAB_FAILED,
+        Ok(Exit::Signal(_)) | Err(_) => jail_exit::LAB_KILLED,
+    }
+}
