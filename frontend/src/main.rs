@@ -1,2 +1,4 @@
-//! placeholder
-fn main() {}
+//! Entry point of the browser playground: mounts the Yew app.
+fn main() {
+    rootlab_frontend::start();
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the browser playground into frontend/dist, installing what is missing first:
+# the wasm32 target, trunk 0.21.14 and the wasm-bindgen CLI at the version Cargo.lock pins.
+# Works offline once those are installed (trunk runs with --offline; no wasm-opt).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+TRUNK_VERSION=0.21.14
+bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$root/Cargo.lock")"
+[ -n "$bindgen_version" ] || { echo "build.sh: no wasm-bindgen in Cargo.lock" >&2; exit 1; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $bindgen_version\$"; then
+  # Not --locked: the CLI's own lock pins a webpki-roots release missing from some mirrors.
+  cargo install wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+# Trunk.toml must name the same wasm-bindgen as Cargo.lock, or trunk would try to download one.
+grep -q "wasm_bindgen = \"$bindgen_version\"" "$here/Trunk.toml" || {
+  echo "build.sh: frontend/Trunk.toml [tools] wasm_bindgen differs from Cargo.lock ($bindgen_version)" >&2
+  exit 1
+}
+
+cd "$here"
+trunk build --release --offline "$@"
+wasm="$(ls dist/*_bg.wasm)"
+echo "built $here/dist: $(wc -c < "$wasm") bytes wasm, $(gzip -9 -c "$wasm" | wc -c) bytes gzipped"

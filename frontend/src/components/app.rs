@@ -1,0 +1,202 @@
+//! The page: the lesson gallery or the composer on the left, the run and its result on the right.
+
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+use super::bench::Bench;
+use super::composer::Composer;
+use super::gallery::Gallery;
+use super::issues::Issues;
+use super::json_editor::JsonEditor;
+use super::lesson::Lesson;
+use super::results::Results;
+use super::run_bar::RunBar;
+use super::share_bar::ShareBar;
+use crate::api;
+use crate::hooks::{current_link, use_link_sync, use_retry_countdown, use_runner};
+use crate::model::share::{self, Link, Shared};
+use crate::model::{curl, fields};
+use crate::state::{Action, Pane, Remote, State};
+
+fn location() -> (String, String) {
+    let loc = web_sys::window().map(|w| w.location());
+    let origin = loc.as_ref().and_then(|l| l.origin().ok()).unwrap_or_default();
+    let page = loc.as_ref().map(|l| format!("{}{}", origin, l.pathname().unwrap_or_default())).unwrap_or_default();
+    let hash = loc.and_then(|l| l.hash().ok()).unwrap_or_default();
+    (page, hash)
+}
+
+/// `#bench=10000` opens the tree diff benchmark instead of the playground.
+#[function_component]
+pub fn App() -> Html {
+    let bench = use_state(|| location().1.strip_prefix("#bench=").and_then(|n| n.parse::<usize>().ok()));
+    match *bench {
+        Some(entries) => html! { <Bench {entries} /> },
+        None => html! { <Playground /> },
+    }
+}
+
+#[function_component]
+fn Playground() -> Html {
+    let state = use_reducer(State::default);
+    let runner = use_runner(&state);
+    use_retry_countdown(&state, runner.start.clone());
+    let link_ready = use_state(|| false);
+    use_link_sync(&state, *link_ready);
+    use_initial_load(&state, runner.start.clone(), link_ready.setter());
+    use_gallery_timing(matches!(state.presets, Remote::Ready(_)));
+
+    let dispatcher = state.dispatcher();
+    let on_edit = Callback::from({
+        let d = dispatcher.clone();
+        move |text: String| d.dispatch(Action::Edit(text))
+    });
+    let on_open = open_preset(dispatcher.clone(), None);
+    let on_run_preset = open_preset(dispatcher.clone(), Some(runner.start.clone()));
+    let on_run = runner.start.reform({
+        let text = state.text.clone();
+        move |_| text.clone()
+    });
+    let on_compare = Callback::from({
+        let d = dispatcher.clone();
+        move |(a, b)| d.dispatch(Action::Compare(a, b))
+    });
+    let show = |pane: Pane| {
+        let d = dispatcher.clone();
+        Callback::from(move |_| d.dispatch(Action::ShowPane(pane)))
+    };
+    let (page, _) = location();
+    let origin = page.rsplit_once('/').map(|(o, _)| o.to_string()).unwrap_or_default();
+    let link = format!("{page}#{}", share::to_fragment(&current_link(&state, true)));
+    let issues = Rc::new(state.issues.clone());
+    let broken = state.spec.is_none();
+    let compose = state.pane == Pane::Compose;
+    html! {
+        <div class="app">
+            <header class="topbar">
+                <h1><span class="logo" aria-hidden="true">{ "⛰" }</span>{ "rootlab" }</h1>
+                <p class="tagline">{ "mount namespaces, propagation, chroot/pivot_root and overlay layers on a real kernel" }</p>
+                <nav class="tabs" aria-label="Left pane">
+                    <button type="button" id="tab-lessons" class={classes!("tab", (!compose).then_some("active"))} aria-pressed={(!compose).to_string()} onclick={show(Pane::Lessons)}>{ "Lessons" }</button>
+                    <button type="button" id="tab-compose" class={classes!("tab", compose.then_some("active"))} aria-pressed={compose.to_string()} onclick={show(Pane::Compose)}>
+                        { "Compose" }
+                        if !issues.is_empty() { <span class="badge err-count" title="problems in the spec">{ issues.len() }</span> }
+                    </button>
+                </nav>
+                <ShareBar link={link} curl={curl::run_command(&origin, &state.text)} spec={state.text.clone()} />
+            </header>
+            <main class={classes!("layout", compose.then_some("composing"))}>
+                <aside class="left" aria-label={if compose { "Composer" } else { "Lessons" }}>
+                    if compose {
+                        <div class="compose-grid">
+                            <div class="form-col"><Composer text={state.text.clone()} issues={issues.clone()} on_edit={on_edit.clone()} /></div>
+                            <div class="json-col">
+                                <JsonEditor text={state.text.clone()} on_edit={on_edit} {broken} />
+                                <Issues issues={issues.clone()} />
+                            </div>
+                        </div>
+                    } else {
+                        <Gallery presets={state.presets.clone()} selected={state.preset.as_ref().map(|p| p.id.clone())}
+                            on_open={on_open} on_run={on_run_preset} busy={state.busy()} />
+                    }
+                </aside>
+                <section class="right" aria-label="Run and result">
+                    <RunBar phase={state.run.clone()} blocked={!issues.is_empty()} {on_run} on_cancel={runner.cancel.clone()} />
+                    if !issues.is_empty() && !compose {
+                        <p class="error inline-issues" role="alert">
+                            { format!("The spec has {} problem(s), first: {}: {}. ", issues.len(), fields::human(&issues[0].field), issues[0].message) }
+                            <button type="button" class="link" onclick={show(Pane::Compose)}>{ "Open the composer" }</button>
+                        </p>
+                    }
+                    <Lesson preset={state.preset.clone()} pristine={state.pristine} />
+                    if let Some(result) = state.result.clone() {
+                        <Results {result} spec={state.result_spec.clone()} pair={state.compare.clone()} {on_compare} />
+                    } else {
+                        <div class="empty">
+                            <p>{ "Pick a lesson on the left and press " }<strong>{ "▶ Run" }</strong>{ ", or compose your own experiment." }</p>
+                            <p class="muted">{ "Each run happens in a real, disposable namespace sandbox on this server's kernel; the result shows file trees and mount tables from each point of view." }</p>
+                        </div>
+                    }
+                </section>
+            </main>
+        </div>
+    }
+}
+
+/// Loads a lesson into the composer, and runs it when `run` is given.
+fn open_preset(dispatcher: UseReducerDispatcher<State>, run: Option<Callback<String>>) -> Callback<String> {
+    Callback::from(move |id: String| {
+        let (dispatcher, run) = (dispatcher.clone(), run.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            match api::preset(&id).await {
+                Ok(preset) => {
+                    let text = serde_json::to_string_pretty(&preset.spec).unwrap_or_default();
+                    dispatcher.dispatch(Action::OpenPreset(preset));
+                    match run {
+                        Some(run) => run.emit(text),
+                        None => dispatcher.dispatch(Action::ShowPane(Pane::Compose)),
+                    }
+                }
+                Err(e) => dispatcher.dispatch(Action::RunEnded(Err(e))),
+            }
+        });
+    })
+}
+
+/// On first render: the gallery, the server's limits, and the experiment a pasted link carries.
+#[hook]
+fn use_initial_load(state: &UseReducerHandle<State>, start: Callback<String>, link_ready: UseStateSetter<bool>) {
+    let dispatcher = state.dispatcher();
+    use_effect_with((), move |_| {
+        let d = dispatcher.clone();
+        wasm_bindgen_futures::spawn_local(async move { d.dispatch(Action::PresetsLoaded(api::presets().await)) });
+        let d = dispatcher.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(limits) = api::limits().await {
+                d.dispatch(Action::LimitsLoaded(limits));
+            }
+        });
+        match share::from_fragment(&location().1) {
+            Some(Link { shared: Shared::Preset(id), run }) => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    match api::preset(&id).await {
+                        Ok(preset) => {
+                            let text = serde_json::to_string_pretty(&preset.spec).unwrap_or_default();
+                            dispatcher.dispatch(Action::OpenPreset(preset));
+                            if run {
+                                start.emit(text);
+                            }
+                        }
+                        Err(e) => dispatcher.dispatch(Action::RunEnded(Err(e))),
+                    }
+                    link_ready.set(true);
+                });
+            }
+            Some(Link { shared: Shared::Spec(text), run }) => {
+                dispatcher.dispatch(Action::Edit(text.clone()));
+                dispatcher.dispatch(Action::ShowPane(Pane::Compose));
+                if run {
+                    start.emit(text);
+                }
+                link_ready.set(true);
+            }
+            None => link_ready.set(true),
+        }
+    });
+}
+
+/// Records when the gallery first rendered (`data-gallery-ms` on `<html>`), for the budget script.
+#[hook]
+fn use_gallery_timing(ready: bool) {
+    use_effect_with(ready, |ready| {
+        let window = web_sys::window();
+        let now = window.as_ref().and_then(|w| w.performance()).map(|p| p.now());
+        let root = window.and_then(|w| w.document()).and_then(|d| d.document_element());
+        if let (true, Some(now), Some(root)) = (*ready, now, root) {
+            if !root.has_attribute("data-gallery-ms") {
+                let _ = root.set_attribute("data-gallery-ms", &format!("{now:.1}"));
+            }
+        }
+    });
+}

@@ -1,0 +1,56 @@
+//! The list of every validation problem, each a button that moves focus to the field that holds it.
+
+use std::rc::Rc;
+
+use rootlab_shared::validate::FieldError;
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+use crate::model::fields;
+
+#[derive(Properties, PartialEq)]
+pub struct IssuesProps {
+    pub issues: Rc<Vec<FieldError>>,
+}
+
+#[function_component]
+pub fn Issues(props: &IssuesProps) -> Html {
+    if props.issues.is_empty() {
+        return html! { <p class="valid" role="status">{ "✓ Valid: the same checks the server runs passed." }</p> };
+    }
+    html! {
+        <div class="issues" role="alert">
+            <p><strong>{ format!("{} problem{} to fix before running:", props.issues.len(), if props.issues.len() == 1 { "" } else { "s" }) }</strong></p>
+            <ul>
+                { for props.issues.iter().map(issue) }
+            </ul>
+        </div>
+    }
+}
+
+fn issue(e: &FieldError) -> Html {
+    let path = e.field.clone();
+    let onclick = Callback::from(move |_| focus_field(&path));
+    html! {
+        <li class="issue" data-field={e.field.clone()}>
+            <button type="button" class="link" {onclick}>{ fields::human(&e.field) }</button>
+            { ": " }{ &e.message }
+        </li>
+    }
+}
+
+/// Focus the most specific form element that exists for the path.
+pub fn focus_field(path: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    for candidate in fields::ancestors(path) {
+        if let Some(el) = document.get_element_by_id(&fields::dom_id(&candidate)) {
+            el.scroll_into_view();
+            if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
+                let _ = el.focus();
+            }
+            return;
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Two mount tables side by side as findmnt trees (TARGET, SOURCE, FSTYPE, OPTIONS, PROPAGATION),
+//! differing rows highlighted and a mount that leaked from a container to the host called out.
+
+use yew::prelude::*;
+
+use crate::model::mounts::{self, MountRow};
+
+#[derive(Properties, PartialEq)]
+pub struct MountDiffProps {
+    pub left_label: AttrValue,
+    pub right_label: AttrValue,
+    pub left: Vec<MountRow>,
+    pub right: Vec<MountRow>,
+}
+
+#[function_component]
+pub fn MountDiff(props: &MountDiffProps) -> Html {
+    let leaks: Vec<&String> = props.left.iter().chain(&props.right).filter_map(|r| r.leak.as_ref()).collect();
+    let mut seen = Vec::new();
+    html! {
+        <div class="mount-diff">
+            { for leaks.into_iter().filter(|l| { let new = !seen.contains(l); seen.push(*l); new }).map(|l| html! {
+                <p class="leak-callout" role="alert"><strong>{ "⚠ " }</strong>{ l }</p>
+            }) }
+            <div class="side-by-side">
+                { table(&props.left_label, &props.left) }
+                { table(&props.right_label, &props.right) }
+            </div>
+        </div>
+    }
+}
+
+fn table(label: &str, rows: &[MountRow]) -> Html {
+    html! {
+        <div class="mount-table">
+            <h4>{ label }</h4>
+            <table class="findmnt">
+                <thead><tr>
+                    <th scope="col">{ "TARGET" }</th><th scope="col">{ "SOURCE" }</th><th scope="col">{ "FSTYPE" }</th>
+                    <th scope="col">{ "OPTIONS" }</th><th scope="col">{ "PROPAGATION" }</th>
+                </tr></thead>
+                <tbody>
+                    { for rows.iter().map(row) }
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+fn row(r: &MountRow) -> Html {
+    let change = r.change.css();
+    let m = &r.entry;
+    let tree = if r.depth == 0 { String::new() } else { format!("{}└─", "  ".repeat(r.depth - 1)) };
+    html! {
+        <tr class={classes!(change, r.leak.is_some().then_some("leak"))} data-target={m.target.clone()} title={r.leak.clone()}>
+            <td class="target"><span class="tree-lines">{ tree }</span>{ &m.target }
+                if r.leak.is_some() { <span class="badge leak-badge">{ "leaked" }</span> }</td>
+            <td>{ mounts::source_label(m) }</td>
+            <td>{ &m.fstype }</td>
+            <td class="options">{ &m.options }</td>
+            <td>{ mounts::propagation_label(m) }</td>
+        </tr>
+    }
+}

@@ -1,0 +1,125 @@
+//! Two file trees side by side as one collapsible tree: rows aligned by path, differences coloured,
+//! overlay origin per entry, whiteouts as ghost entries, opaque directories and mount points marked.
+
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use rootlab_shared::result::{FileKind, TreeEntry};
+use yew::prelude::*;
+
+use crate::model::tree::{self, Change, Row};
+
+#[derive(Properties, PartialEq)]
+pub struct TreeDiffProps {
+    pub rows: Rc<Vec<Row>>,
+    pub left: AttrValue,
+    pub right: AttrValue,
+    /// Start with every directory open (the benchmark, and small trees).
+    #[prop_or_default]
+    pub expand_all: bool,
+}
+
+/// Small trees open fully; in big ones only directories with a difference below start open.
+const OPEN_ALL_BELOW: usize = 80;
+
+#[function_component]
+pub fn TreeDiff(props: &TreeDiffProps) -> Html {
+    let toggled = use_state(HashSet::<String>::new);
+    {
+        let toggled = toggled.clone();
+        use_effect_with(props.rows.clone(), move |_| toggled.set(HashSet::new()));
+    }
+    let open_all = props.expand_all || props.rows.len() <= OPEN_ALL_BELOW;
+    let collapsed = |row: &Row| (!open_all && !row.changes_below && row.change == Change::Same) != toggled.contains(&row.rel);
+    let by_rel = |rel: &str| props.rows.iter().find(|r| r.rel == rel).is_some_and(collapsed);
+    let visible = if open_all && toggled.is_empty() { props.rows.iter().collect() } else { tree::visible(&props.rows, &by_rel) };
+    let toggle = {
+        let toggled = toggled.clone();
+        Callback::from(move |rel: String| {
+            let mut next = (*toggled).clone();
+            if !next.remove(&rel) {
+                next.insert(rel);
+            }
+            toggled.set(next);
+        })
+    };
+    let summary = tree::summary(&props.rows);
+    html! {
+        <div class="tree-diff">
+            <p class="diff-summary">
+                { for summary.iter().map(|(c, n)| html! { <span class={classes!("count", c.css())}>{ format!("{n} {}", label(*c)) }</span> }) }
+                { format!(" · {} entries", props.rows.len()) }
+            </p>
+            <table class="tree">
+                <thead><tr><th scope="col">{ &props.left }</th><th scope="col">{ &props.right }</th></tr></thead>
+                <tbody>
+                    { for visible.into_iter().map(|row| row_html(row, collapsed(row), &toggle)) }
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+fn label(c: Change) -> &'static str {
+    match c {
+        Change::Same => "same",
+        Change::Added => "added",
+        Change::Removed => "removed",
+        Change::Changed => "changed",
+        Change::Hidden => "hidden by a mount",
+    }
+}
+
+fn row_html(row: &Row, collapsed: bool, toggle: &Callback<String>) -> Html {
+    let title = describe(row);
+    html! {
+        <tr class={classes!("row", row.change.css(), row.changes_below.then_some("has-changes"))} data-path={row.rel.clone()} title={title}>
+            <td>{ cell(row, row.left.as_ref(), collapsed, Some(toggle)) }</td>
+            <td>{ cell(row, row.right.as_ref(), collapsed, None) }</td>
+        </tr>
+    }
+}
+
+fn cell(row: &Row, entry: Option<&TreeEntry>, collapsed: bool, toggle: Option<&Callback<String>>) -> Html {
+    let indent = format!("padding-left:{}rem", row.depth as f32 * 1.1);
+    let twisty = match toggle {
+        Some(toggle) if row.is_dir => {
+            let rel = row.rel.clone();
+            let onclick = toggle.reform(move |_| rel.clone());
+            html! { <button type="button" class="twisty" {onclick} aria-expanded={(!collapsed).to_string()}
+                aria-label={format!("{} {}", if collapsed { "Expand" } else { "Collapse" }, row.rel)}>{ if collapsed { "▸" } else { "▾" } }</button> }
+        }
+        _ => html! { <span class="twisty-space" /> },
+    };
+    let Some(e) = entry else {
+        return html! { <span class="entry absent" style={indent}>{ twisty }<span class="name">{ &row.name }</span></span> };
+    };
+    html! {
+        <span class={classes!("entry", e.whiteout.then_some("ghost"), e.opaque.then_some("opaque"))} style={indent}>
+            { twisty }
+            <span class="name">{ name(row, e) }</span>
+            if let Some(layer) = &e.layer { <span class="badge layer" title={format!("comes from layer {layer}")}>{ layer }</span> }
+            if e.whiteout { <span class="badge ghost-badge" title="overlayfs whiteout: a 0:0 character device">{ "whiteout" }</span> }
+            if e.opaque { <span class="badge opaque-badge" title="user.overlay.opaque=y">{ "opaque" }</span> }
+            if e.mount_point { <span class="badge mount-badge" title="a mount point in this view">{ "mount" }</span> }
+            if let Some(p) = &e.preview { <span class="preview">{ p.lines().next().unwrap_or("") }</span> }
+        </span>
+    }
+}
+
+fn name(row: &Row, e: &TreeEntry) -> String {
+    match (&e.kind, &e.link_target) {
+        (FileKind::Dir, _) => format!("{}/", row.name),
+        (FileKind::Symlink, Some(t)) => format!("{} → {t}", row.name),
+        _ => row.name.clone(),
+    }
+}
+
+/// The hover text: what differs, in words.
+fn describe(row: &Row) -> String {
+    match row.change {
+        Change::Hidden => format!("still there, covered by the mount on {}", row.note),
+        Change::Changed => format!("changed: {}", row.note),
+        c => label(c).to_string(),
+    }
+}

@@ -1,0 +1,11 @@
+//! View models: pure logic behind the components, free of web-sys so it is unit-tested on the host.
+
+pub mod compare;
+pub mod curl;
+pub mod fields;
+pub mod form;
+pub mod mounts;
+pub mod share;
+pub mod sse;
+pub mod tree;
+pub mod validation;

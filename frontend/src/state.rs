@@ -1,0 +1,201 @@
+//! The page's state and every change to it, as an `Action` reduced by `impl Reducible`.
+
+use std::rc::Rc;
+
+use rootlab_shared::events::RunEvent;
+use rootlab_shared::result::{RunResult, StepResult};
+use rootlab_shared::spec::Spec;
+use rootlab_shared::validate::FieldError;
+use rootlab_shared::Limits;
+use yew::Reducible;
+
+use crate::api::{ApiError, Preset, PresetSummary};
+use crate::model::compare::{self, SideRef};
+use crate::model::validation;
+
+/// Something fetched from the server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Remote<T> {
+    Loading,
+    Ready(T),
+    Failed(String),
+}
+
+/// Where the current run is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunPhase {
+    Idle,
+    Running(Progress),
+    /// The server said 429: a countdown, then the same run again.
+    Waiting { seconds_left: u32, message: String },
+    Failed(String),
+    Cancelled,
+    Done,
+}
+
+/// What the stream has told about a run so far.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Progress {
+    pub run_id: Option<String>,
+    pub queued: Option<usize>,
+    pub total: Option<usize>,
+    pub current: Option<(usize, String, String)>,
+    pub finished: Vec<StepResult>,
+}
+
+/// Which part of the composer shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Lessons,
+    Compose,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub presets: Remote<Vec<PresetSummary>>,
+    /// The lesson the spec came from.
+    pub preset: Option<PresetSummary>,
+    /// The editor still holds that lesson's spec unchanged (a share link can name it by id).
+    pub pristine: bool,
+    pub pane: Pane,
+    /// The JSON editor's text: the source of truth for the experiment.
+    pub text: String,
+    /// The text parsed, when it has the right shape.
+    pub spec: Option<Spec>,
+    /// Problems found in the page (shared validation) or by the server.
+    pub issues: Vec<FieldError>,
+    pub limits: Limits,
+    pub run: RunPhase,
+    pub result: Option<Rc<RunResult>>,
+    /// The spec the shown result ran (the editor may have moved on).
+    pub result_spec: Option<Rc<Spec>>,
+    pub compare: Option<(SideRef, SideRef)>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        let text = include_str!("../starter.json").to_string();
+        let checked = validation::check(&text, &Limits::default());
+        State {
+            presets: Remote::Loading,
+            preset: None,
+            pristine: false,
+            pane: Pane::Lessons,
+            text,
+            spec: checked.spec,
+            issues: checked.issues,
+            limits: Limits::default(),
+            run: RunPhase::Idle,
+            result: None,
+            result_spec: None,
+            compare: None,
+        }
+    }
+}
+
+pub enum Action {
+    PresetsLoaded(Result<Vec<PresetSummary>, ApiError>),
+    LimitsLoaded(Limits),
+    OpenPreset(Preset),
+    /// The editor or the form produced new text.
+    Edit(String),
+    ShowPane(Pane),
+    RunStarted,
+    RunId(String),
+    Event(RunEvent),
+    RunEnded(Result<RunResult, ApiError>),
+    /// One second of a 429 countdown passed.
+    Tick,
+    Compare(SideRef, SideRef),
+}
+
+impl Reducible for State {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut s = (*self).clone();
+        match action {
+            Action::PresetsLoaded(Ok(list)) => s.presets = Remote::Ready(list),
+            Action::PresetsLoaded(Err(e)) => s.presets = Remote::Failed(e.message()),
+            Action::LimitsLoaded(limits) => {
+                s.limits = limits;
+                s.revalidate();
+            }
+            Action::OpenPreset(preset) => {
+                s.text = serde_json::to_string_pretty(&preset.spec).unwrap_or_default();
+                s.preset = Some(preset.summary);
+                s.pristine = true;
+                s.revalidate();
+            }
+            Action::Edit(text) => {
+                s.pristine = s.pristine && text == s.text;
+                s.text = text;
+                s.revalidate();
+            }
+            Action::ShowPane(pane) => s.pane = pane,
+            Action::RunStarted => s.run = RunPhase::Running(Progress::default()),
+            Action::RunId(id) => s.progress(|p| p.run_id = Some(id)),
+            Action::Event(event) => s.progress(|p| apply_event(p, event)),
+            Action::RunEnded(outcome) => s.end_run(outcome),
+            Action::Tick => {
+                if let RunPhase::Waiting { seconds_left, .. } = &mut s.run {
+                    *seconds_left = seconds_left.saturating_sub(1);
+                }
+            }
+            Action::Compare(a, b) => s.compare = Some((a, b)),
+        }
+        Rc::new(s)
+    }
+}
+
+fn apply_event(p: &mut Progress, event: RunEvent) {
+    match event {
+        RunEvent::Queued { position } => p.queued = Some(position),
+        RunEvent::Started { steps } => {
+            p.queued = None;
+            p.total = Some(steps);
+        }
+        RunEvent::StepStarted { index, op, actor } => p.current = Some((index, op, actor)),
+        RunEvent::StepFinished { result } => p.finished.push(*result),
+        RunEvent::Finished { .. } => {}
+    }
+}
+
+impl State {
+    fn revalidate(&mut self) {
+        let checked = validation::check(&self.text, &self.limits);
+        self.spec = checked.spec;
+        self.issues = checked.issues;
+    }
+
+    fn progress(&mut self, f: impl FnOnce(&mut Progress)) {
+        if let RunPhase::Running(p) = &mut self.run {
+            f(p);
+        }
+    }
+
+    fn end_run(&mut self, outcome: Result<RunResult, ApiError>) {
+        match outcome {
+            Ok(result) => {
+                self.compare = compare::default_pair(&result);
+                self.result_spec = self.spec.clone().map(Rc::new);
+                self.result = Some(Rc::new(result));
+                self.run = RunPhase::Done;
+            }
+            Err(ApiError::Cancelled) => self.run = RunPhase::Cancelled,
+            Err(ApiError::Busy { retry_after, message }) => {
+                self.run = RunPhase::Waiting { seconds_left: retry_after.max(1), message };
+            }
+            Err(ApiError::Invalid { message, fields }) => {
+                self.issues = fields;
+                self.run = RunPhase::Failed(format!("The server refused the spec: {message}"));
+            }
+            Err(e) => self.run = RunPhase::Failed(e.message()),
+        }
+    }
+
+    /// Is a run in flight (or about to be retried)?
+    pub fn busy(&self) -> bool {
+        matches!(self.run, RunPhase::Running(_) | RunPhase::Waiting { .. })
+    }
+}
