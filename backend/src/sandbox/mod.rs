@@ -14,7 +14,6 @@ pub mod explain;
 pub mod jail;
 pub mod lab;
 pub mod layers;
-pub mod mountinfo;
 pub mod ops;
 pub mod rootfs;
 pub mod run;

@@ -9,11 +9,11 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use rootlab_shared::result::{FileKind, LayerTree, MountEntry, Snapshot, Tree, TreeEntry, View};
+use rootlab_shared::mountinfo::Renumbering;
 use rootlab_shared::spec::Layer;
 use rootlab_shared::Limits;
 
 use super::layers::{layer_dir, OPAQUE_XATTR};
-use super::mountinfo::{self, Renumbering};
 
 /// File systems whose contents are not files of the experiment: listed, never walked into.
 const OPAQUE_FS: [&str; 4] = ["proc", "sysfs", "cgroup", "cgroup2"];
@@ -85,7 +85,7 @@ impl Observer {
             };
         };
         let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
-        let rows = mountinfo::parse(&text, &mut self.renumber);
+        let rows = self.renumber.entries(&text).unwrap_or_default();
         let points = rows.iter().map(|m| m.target.clone()).collect();
         let mounts = ViewMounts { rows, points };
         let base = PathBuf::from(format!("/proc/{pid}/root"));
