@@ -264,23 +264,24 @@ fn relay(msg: LabMessage, steps: usize, f: &mut Followed, on_event: &mut dyn FnM
 
 /// How the run ended, and the one line that says why.
 fn verdict(f: &Followed, limits: &Limits, limit_hit: Option<&str>) -> (RunStatus, Option<String>) {
-    let wall = || {
-        Some(format!(
+    let hit = limit_hit.map(|which| match which {
+        "pids" => format!("process limit reached ({} pids): cannot fork", limits.pids),
+        _ => format!("memory limit reached ({} bytes)", limits.memory_bytes),
+    });
+    if f.backstop || f.jail == Some(sys::Exit::Code(jail_exit::DEADLINE)) {
+        let mut msg = format!(
             "wall time limit reached ({} ms): the sandbox was killed",
             limits.wall_ms
-        ))
-    };
-    if f.backstop || f.jail == Some(sys::Exit::Code(jail_exit::DEADLINE)) {
-        return (RunStatus::LimitExceeded, wall());
+        );
+        if let Some(h) = &hit {
+            msg.push_str(&format!("; also: {h}"));
+        }
+        return (RunStatus::LimitExceeded, Some(msg));
     }
     if f.done {
         return (RunStatus::Completed, None);
     }
-    if let Some(which) = limit_hit {
-        let msg = match which {
-            "pids" => format!("process limit reached ({} pids): cannot fork", limits.pids),
-            _ => format!("memory limit reached ({} bytes)", limits.memory_bytes),
-        };
+    if let Some(msg) = hit {
         return (RunStatus::LimitExceeded, Some(msg));
     }
     let why = f.fatal.clone().unwrap_or_else(|| match f.jail {

@@ -8,8 +8,8 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use rootlab_shared::result::{FileKind, LayerTree, MountEntry, Snapshot, Tree, TreeEntry, View};
 use rootlab_shared::mountinfo::Renumbering;
+use rootlab_shared::result::{FileKind, LayerTree, MountEntry, Snapshot, Tree, TreeEntry, View};
 use rootlab_shared::spec::Layer;
 use rootlab_shared::Limits;
 

@@ -15,16 +15,56 @@ pub struct Lesson {
 
 pub fn all() -> Vec<Lesson> {
     vec![
-        Lesson { name: "inherit", spec: inherit(), check: check_inherit },
-        Lesson { name: "tmpfs", spec: tmpfs(), check: check_tmpfs },
-        Lesson { name: "leak", spec: propagation("shared", None), check: check_leak },
-        Lesson { name: "private", spec: propagation("shared", Some("private")), check: check_private },
-        Lesson { name: "slave", spec: slave(), check: check_slave },
-        Lesson { name: "chroot", spec: chroot(), check: check_chroot },
-        Lesson { name: "kernel", spec: kernel(), check: check_kernel },
-        Lesson { name: "union", spec: union(), check: check_union },
-        Lesson { name: "layers", spec: layers(), check: check_layers },
-        Lesson { name: "pivot-vs-chroot", spec: pivot_vs_chroot(), check: check_pivot_vs_chroot },
+        Lesson {
+            name: "inherit",
+            spec: inherit(),
+            check: check_inherit,
+        },
+        Lesson {
+            name: "tmpfs",
+            spec: tmpfs(),
+            check: check_tmpfs,
+        },
+        Lesson {
+            name: "leak",
+            spec: propagation("shared", None),
+            check: check_leak,
+        },
+        Lesson {
+            name: "private",
+            spec: propagation("shared", Some("private")),
+            check: check_private,
+        },
+        Lesson {
+            name: "slave",
+            spec: slave(),
+            check: check_slave,
+        },
+        Lesson {
+            name: "chroot",
+            spec: chroot(),
+            check: check_chroot,
+        },
+        Lesson {
+            name: "kernel",
+            spec: kernel(),
+            check: check_kernel,
+        },
+        Lesson {
+            name: "union",
+            spec: union(),
+            check: check_union,
+        },
+        Lesson {
+            name: "layers",
+            spec: layers(),
+            check: check_layers,
+        },
+        Lesson {
+            name: "pivot-vs-chroot",
+            spec: pivot_vs_chroot(),
+            check: check_pivot_vs_chroot,
+        },
     ]
 }
 
@@ -46,9 +86,17 @@ fn check_inherit(r: &RunResult) {
     let host = snapshot_view(r, "s", "host");
     let c1 = snapshot_view(r, "s", "c1");
     let host_names = names(tree(host, "/tmp"));
-    assert_eq!(host_names, vec!["kubectl-edit-1.yaml", "systemd-private-abc", "tmp.XYZ"]);
+    assert_eq!(
+        host_names,
+        vec!["kubectl-edit-1.yaml", "systemd-private-abc", "tmp.XYZ"]
+    );
     assert_eq!(names(tree(c1, "/tmp")), host_names);
-    let targets = |v: &View| v.mounts.iter().map(|m| m.target.clone()).collect::<Vec<_>>();
+    let targets = |v: &View| {
+        v.mounts
+            .iter()
+            .map(|m| m.target.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(targets(host), targets(c1));
 }
 
@@ -76,7 +124,8 @@ fn check_tmpfs(r: &RunResult) {
 fn propagation(host: &str, fix: Option<&str>) -> Value {
     let mut steps = vec![json!({ "op": "container", "name": "c1" })];
     if let Some(p) = fix {
-        steps.push(json!({ "op": "make_propagation", "in": "c1", "target": "/", "propagation": p }));
+        steps
+            .push(json!({ "op": "make_propagation", "in": "c1", "target": "/", "propagation": p }));
     }
     steps.extend([
         json!({ "op": "tmpfs", "in": "c1", "target": "/tmp" }),
@@ -92,7 +141,10 @@ fn check_leak(r: &RunResult) {
     let host = snapshot_view(r, "after exit", "host");
     let leaked = mount_at(host, "/tmp").expect("the container's tmpfs leaked to the host");
     assert_eq!(leaked.fstype, "tmpfs");
-    assert!(names(tree(host, "/tmp")).is_empty(), "the host's files are hidden by the leak");
+    assert!(
+        names(tree(host, "/tmp")).is_empty(),
+        "the host's files are hidden by the leak"
+    );
     let root = mount_at(host, "/").unwrap();
     assert_eq!(root.propagation, "shared");
     // Same peer group number for the host's / and the container's / (renumbered per run).
@@ -104,7 +156,10 @@ fn check_leak(r: &RunResult) {
 fn check_private(r: &RunResult) {
     r.steps.iter().for_each(assert_ok);
     let host = snapshot_view(r, "after exit", "host");
-    assert!(mount_at(host, "/tmp").is_none(), "no leak once / is private");
+    assert!(
+        mount_at(host, "/tmp").is_none(),
+        "no leak once / is private"
+    );
     assert_eq!(names(tree(host, "/tmp")).len(), 3);
     let c1 = snapshot_view(r, "inside", "c1");
     assert_eq!(mount_at(c1, "/").unwrap().propagation, "private");
@@ -123,8 +178,14 @@ fn check_slave(r: &RunResult) {
     r.steps.iter().for_each(assert_ok);
     let host = snapshot_view(r, "s", "host");
     let c1 = snapshot_view(r, "s", "c1");
-    assert_eq!(mount_at(c1, "/tmp").map(|m| m.source.as_str()), Some("from-host"));
-    assert!(mount_at(host, "/root").is_none(), "container mounts stay in the container");
+    assert_eq!(
+        mount_at(c1, "/tmp").map(|m| m.source.as_str()),
+        Some("from-host")
+    );
+    assert!(
+        mount_at(host, "/root").is_none(),
+        "container mounts stay in the container"
+    );
     let (h, c) = (mount_at(host, "/").unwrap(), mount_at(c1, "/").unwrap());
     assert_eq!(c.propagation, "private,slave");
     assert_eq!(c.master, h.shared);
@@ -149,7 +210,9 @@ fn check_chroot(r: &RunResult) {
     let Some(StepDetails::BuildRootfs { copied, ldd }) = &r.steps[0].details else {
         panic!("build_rootfs details missing");
     };
-    assert!(copied.iter().any(|c| c.dest.contains("ld-linux") && c.reason == "/bin/bash"));
+    assert!(copied
+        .iter()
+        .any(|c| c.dest.contains("ld-linux") && c.reason == "/bin/bash"));
     assert!(ldd.iter().any(|o| o.stdout.contains("libc.so")));
     let StepOutcome::Error(e) = &r.steps[7].outcome else {
         panic!("ls without its loader must fail: {:?}", r.steps[7]);
@@ -174,7 +237,10 @@ fn check_kernel(r: &RunResult) {
     assert_eq!(r.kernel_release, host_release.trim());
     let c1 = snapshot_view(r, "s", "c1");
     let t = tree(c1, "/");
-    assert!(t.entries.iter().all(|e| e.path != "/boot" && !e.path.contains("vmlinuz")));
+    assert!(t
+        .entries
+        .iter()
+        .all(|e| e.path != "/boot" && !e.path.contains("vmlinuz")));
     assert!(t.entries.iter().any(|e| e.path == "/bin/busybox"));
 }
 
@@ -221,19 +287,36 @@ fn check_layers(r: &RunResult) {
     r.steps.iter().for_each(assert_ok);
     let t = tree(snapshot_view(r, "s", "c1"), "/merged");
     let by = |p: &str| t.entries.iter().find(|e| e.path == p);
-    assert_eq!(by("/merged/etc/app.conf").unwrap().layer.as_deref(), Some("rw"));
-    assert_eq!(by("/merged/etc/app.conf").unwrap().preview.as_deref(), Some("v2"));
-    assert_eq!(by("/merged/app/main").unwrap().layer.as_deref(), Some("app"));
+    assert_eq!(
+        by("/merged/etc/app.conf").unwrap().layer.as_deref(),
+        Some("rw")
+    );
+    assert_eq!(
+        by("/merged/etc/app.conf").unwrap().preview.as_deref(),
+        Some("v2")
+    );
+    assert_eq!(
+        by("/merged/app/main").unwrap().layer.as_deref(),
+        Some("app")
+    );
     assert!(by("/merged/bin/tool").is_none());
     assert!(by("/merged/data/old.txt").is_none());
     let snap = r.snapshots.iter().find(|s| s.label == "s").unwrap();
     let rw = &snap.layers.iter().find(|l| l.name == "rw").unwrap().tree;
-    let le = |p: &str| rw.entries.iter().find(|e| e.path == p).unwrap_or_else(|| panic!("{p} in rw"));
+    let le = |p: &str| {
+        rw.entries
+            .iter()
+            .find(|e| e.path == p)
+            .unwrap_or_else(|| panic!("{p} in rw"))
+    };
     assert_eq!(le("etc/app.conf").kind, FileKind::File);
     assert!(le("bin/tool").whiteout);
     assert!(le("data").opaque);
     let base = &snap.layers.iter().find(|l| l.name == "base").unwrap().tree;
-    assert!(base.entries.iter().any(|e| e.path == "bin/tool" && !e.whiteout));
+    assert!(base
+        .entries
+        .iter()
+        .any(|e| e.path == "bin/tool" && !e.whiteout));
 }
 
 fn pivot_vs_chroot() -> Value {
@@ -252,7 +335,11 @@ fn pivot_vs_chroot() -> Value {
 
 fn check_pivot_vs_chroot(r: &RunResult) {
     let escaped = |i: usize| match &r.steps[i].details {
-        Some(StepDetails::Escape { escaped, root_listing, .. }) => (*escaped, root_listing.clone()),
+        Some(StepDetails::Escape {
+            escaped,
+            root_listing,
+            ..
+        }) => (*escaped, root_listing.clone()),
         other => panic!("escape details missing: {other:?}"),
     };
     let (out, listing) = escaped(3);
@@ -260,7 +347,10 @@ fn check_pivot_vs_chroot(r: &RunResult) {
     assert!(listing.contains(&"jail".to_string()) && listing.contains(&"layers".to_string()));
     assert_ok(&r.steps[6]);
     let (out, listing) = escaped(7);
-    assert!(!out, "after pivot_root and detaching the old root there is nothing to climb to");
+    assert!(
+        !out,
+        "after pivot_root and detaching the old root there is nothing to climb to"
+    );
     assert!(listing.contains(&"lib64".to_string()) && !listing.contains(&"jail".to_string()));
     assert_eq!(errno(&r.steps[9]).as_deref(), Some("EINVAL"));
     assert_eq!(r.status, RunStatus::Completed);

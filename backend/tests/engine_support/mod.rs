@@ -63,6 +63,9 @@ impl Worker {
 
     pub fn spawn(mut cmd: Command, state_dir: PathBuf, sandbox_uid: u32) -> Worker {
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+        // A starting worker runs helpers (ldd, busybox --list) as its own uid, which the
+        // process check of a concurrent run would take for leftovers.
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let mut child = cmd.spawn().expect("spawning rootlab-worker");
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
@@ -83,7 +86,10 @@ impl Worker {
 
     fn read(&mut self) -> WorkerMessage {
         let mut line = String::new();
-        let n = self.stdout.read_line(&mut line).expect("reading the worker");
+        let n = self
+            .stdout
+            .read_line(&mut line)
+            .expect("reading the worker");
         assert!(n > 0, "the worker closed its stdout");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"))
     }
@@ -268,7 +274,14 @@ pub fn step(r: &RunResult, index: usize) -> &StepResult {
 }
 
 pub fn assert_ok(s: &StepResult) {
-    assert_eq!(s.outcome, StepOutcome::Ok, "step {} ({}) failed: {:?}", s.index, s.op, s);
+    assert_eq!(
+        s.outcome,
+        StepOutcome::Ok,
+        "step {} ({}) failed: {:?}",
+        s.index,
+        s.op,
+        s
+    );
 }
 
 pub fn errno(s: &StepResult) -> Option<String> {
@@ -279,5 +292,8 @@ pub fn errno(s: &StepResult) -> Option<String> {
 }
 
 pub fn stdout(s: &StepResult) -> String {
-    s.output.as_ref().map(|o| o.stdout.clone()).unwrap_or_default()
+    s.output
+        .as_ref()
+        .map(|o| o.stdout.clone())
+        .unwrap_or_default()
 }
