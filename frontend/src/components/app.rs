@@ -75,7 +75,7 @@ fn Playground() -> Html {
     html! {
         <div class="app">
             <header class="topbar">
-                <h1><span class="logo" aria-hidden="true">{ "⛰" }</span>{ "rootlab" }</h1>
+                <h1>{ logo() }{ "rootlab" }</h1>
                 <p class="tagline">{ "mount namespaces, propagation, chroot/pivot_root and overlay layers on a real kernel" }</p>
                 <nav class="tabs" aria-label="Left pane">
                     <button type="button" id="tab-lessons" class={classes!("tab", (!compose).then_some("active"))} aria-pressed={(!compose).to_string()} onclick={show(Pane::Lessons)}>{ "Lessons" }</button>
@@ -199,4 +199,15 @@ fn use_gallery_timing(ready: bool) {
             }
         }
     });
+}
+
+/// Stacked layers over a root: drawn, so no font has to carry a glyph for it.
+fn logo() -> Html {
+    html! {
+        <svg class="logo" width="22" height="22" viewBox="0 0 22 22" aria-hidden="true">
+            <rect x="2" y="3" width="18" height="4" rx="1" fill="currentColor" opacity="0.45" />
+            <rect x="2" y="9" width="18" height="4" rx="1" fill="currentColor" opacity="0.7" />
+            <rect x="2" y="15" width="18" height="4" rx="1" fill="currentColor" />
+        </svg>
+    }
 }

@@ -52,7 +52,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
             { ctx.field("title", "Title", Kind::Text, &[]) }
             <fieldset class="host">
                 <legend>{ "Lab host" }</legend>
-                <div class="row">
+                <div class="form-row">
                     { ctx.field("host.image", "Image", Kind::Choice(form::IMAGES), &[]) }
                     { ctx.field("host.root_propagation", "Propagation of /", Kind::Choice(form::PROPAGATIONS), &[]) }
                 </div>
@@ -129,7 +129,7 @@ impl Ctx {
         let path = format!("{list}[{i}]");
         let kind = entry.get("type").and_then(Value::as_str).unwrap_or("file");
         html! {
-            <div class="entry" id={fields::dom_id(&path)} tabindex="-1">
+            <div class="entry-card" id={fields::dom_id(&path)} tabindex="-1">
                 { self.field(&format!("{path}.type"), "Type", Kind::Choice(form::ENTRY_TYPES), &[]) }
                 { for form::entry_fields(kind).iter().map(|(key, k)| self.field(&format!("{path}.{key}"), key, *k, &[])) }
                 { self.item_buttons(list, i, len, what) }
@@ -151,7 +151,7 @@ impl Ctx {
                     let path = format!("layers[{i}]");
                     html! {
                         <div class="layer card-lite" id={fields::dom_id(&path)} tabindex="-1">
-                            <div class="row">
+                            <div class="form-row">
                                 { self.field(&format!("{path}.name"), "Name", Kind::Text, &[]) }
                                 { self.item_buttons("layers", i, layers.len(), "layer") }
                             </div>
@@ -181,7 +181,7 @@ impl Ctx {
                 <ol>
                     { for steps.iter().enumerate().map(|(i, s)| self.step(i, steps.len(), s)) }
                 </ol>
-                <div class="row add-step">
+                <div class="form-row add-step">
                     <label for="new-op">{ "New step" }</label>
                     <select id="new-op" onchange={pick}>
                         { for form::OPS.iter().map(|op| html! { <option value={*op} selected={**new_op == *op}>{ *op }</option> }) }

@@ -57,7 +57,7 @@ fn row(r: &MountRow) -> Html {
                 if r.leak.is_some() { <span class="badge leak-badge">{ "leaked" }</span> }</td>
             <td>{ mounts::source_label(m) }</td>
             <td>{ &m.fstype }</td>
-            <td class="options">{ &m.options }</td>
+            <td class="options" title={m.options.clone()}>{ &m.options }</td>
             <td>{ mounts::propagation_label(m) }</td>
         </tr>
     }
