@@ -180,3 +180,63 @@ fn too_many_steps_for_the_limits_are_rejected() {
     let out = w.run_clean(json!({ "steps": steps }), limits(|l| l.max_steps = 5));
     assert!(out.result.unwrap_err().contains("steps"));
 }
+
+#[test]
+fn killing_the_worker_mid_run_leaves_nothing_behind() {
+    use engine_support::HostState;
+    use rootlab::protocol::WorkerMessage;
+    use rootlab_shared::events::RunEvent;
+    use std::time::{Duration, Instant};
+
+    let mut w = Worker::start();
+    let (state_dir, uid, dead_pid) = (w.state_dir.clone(), w.sandbox_uid, w.pid());
+    let _one = Worker::lock();
+    let before = HostState::capture(&state_dir, uid);
+    let spec = serde_json::from_value(json!({ "steps": [
+        { "op": "container", "name": "c1", "namespaces": ["pid"] },
+        { "op": "tmpfs", "in": "c1", "target": "/tmp" },
+        { "op": "run", "in": "c1", "argv": ["sh", "-c", "sleep 60 & while :; do :; done"] } ] }))
+    .unwrap();
+    w.send(spec, limits(|l| l.wall_ms = 30_000));
+    loop {
+        if let WorkerMessage::Event {
+            event: RunEvent::StepStarted { index: 2, .. },
+            ..
+        } = w.read()
+        {
+            break;
+        }
+    }
+    w.kill();
+    // The sandbox dies with its parent (PR_SET_PDEATHSIG, then the pid namespace); the kernel
+    // needs a moment to deliver that, so poll briefly.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut after = HostState::capture(&state_dir, uid);
+    while after.sandbox_processes != before.sandbox_processes && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        after = HostState::capture(&state_dir, uid);
+    }
+    assert_eq!(
+        after.sandbox_processes, before.sandbox_processes,
+        "sandbox survived its worker"
+    );
+    assert_eq!(after.mountinfo, before.mountinfo);
+    assert_eq!(after.state_entries, before.state_entries);
+    let prefix = format!("{dead_pid}-");
+    let is_stale = |d: &&std::path::PathBuf| {
+        d.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(&prefix)
+    };
+    assert!(
+        after.cgroups.iter().any(|d| is_stale(&d)),
+        "the dead worker's cgroups remain"
+    );
+    drop(_one);
+    // The next worker reaps the dead worker's cgroups on start.
+    let _next = Worker::start();
+    let reaped = HostState::capture(&state_dir, uid);
+    let stale: Vec<_> = reaped.cgroups.iter().filter(is_stale).collect();
+    assert!(stale.is_empty(), "stale cgroups not reaped: {stale:?}");
+}

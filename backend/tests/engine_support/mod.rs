@@ -84,7 +84,22 @@ impl Worker {
         w
     }
 
-    fn read(&mut self) -> WorkerMessage {
+    /// The lock that serialises sandbox runs (and worker start-ups) of this test binary.
+    pub fn lock() -> std::sync::MutexGuard<'static, ()> {
+        ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kill the worker process (as a crashing coordinator would) and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn read(&mut self) -> WorkerMessage {
         let mut line = String::new();
         let n = self
             .stdout
@@ -96,13 +111,7 @@ impl Worker {
 
     /// Send a request and collect its events until `finished` or an error.
     pub fn request(&mut self, spec: Spec, limits: Limits) -> Outcome {
-        let id = self.next_id;
-        self.next_id += 1;
-        let req = WorkerRequest { id, spec, limits };
-        let mut line = serde_json::to_string(&req).unwrap();
-        line.push('\n');
-        self.stdin.write_all(line.as_bytes()).unwrap();
-        self.stdin.flush().unwrap();
+        let id = self.send(spec, limits);
         let mut events = Vec::new();
         loop {
             match self.read() {
@@ -125,6 +134,18 @@ impl Worker {
                 WorkerMessage::Ready { .. } => panic!("unexpected ready"),
             }
         }
+    }
+
+    /// Send a request without waiting; returns its id.
+    pub fn send(&mut self, spec: Spec, limits: Limits) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let req = WorkerRequest { id, spec, limits };
+        let mut line = serde_json::to_string(&req).unwrap();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+        id
     }
 
     /// Run a spec (JSON) and assert the host is exactly as before afterwards.
@@ -151,12 +172,12 @@ impl Drop for Worker {
 }
 
 /// What must not change on the machine running rootlab.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Clone)]
 pub struct HostState {
-    mountinfo: String,
-    sandbox_processes: BTreeSet<i32>,
-    state_entries: BTreeSet<PathBuf>,
-    cgroups: BTreeSet<PathBuf>,
+    pub mountinfo: String,
+    pub sandbox_processes: BTreeSet<i32>,
+    pub state_entries: BTreeSet<PathBuf>,
+    pub cgroups: BTreeSet<PathBuf>,
 }
 
 impl HostState {
