@@ -184,7 +184,7 @@ fn schema_ref(schema: &Value) -> String {
     }
     match &schema["type"] {
         Value::String(t) => html_escape(t),
-        Value::Array(ts) => ts.iter().map(|t| text(t)).collect::<Vec<_>>().join(" | "),
+        Value::Array(ts) => ts.iter().map(text).collect::<Vec<_>>().join(" | "),
         _ if schema["enum"].is_array() => "enum".to_string(),
         _ => "object".to_string(),
     }

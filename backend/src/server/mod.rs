@@ -185,14 +185,12 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(coordinator.clone(), args.http());
     let grace = args.shutdown_grace();
     let stopping = coordinator.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let shutdown = async move {
         shutdown_signal().await;
         tracing::info!("shutting down: no new runs, {grace:?} for running ones");
-        tokio::spawn(async move { stopping.shutdown(grace).await })
-    };
-    let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
-    let shutdown = async move {
-        let _ = handle_tx.send(shutdown.await);
+        // Runs are finished or cancelled while axum stops accepting and drains connections.
+        let _ = stop_tx.send(tokio::spawn(async move { stopping.shutdown(grace).await }));
     };
     axum::serve(
         listener,
@@ -200,7 +198,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    if let Ok(stopping) = handle_rx.await {
+    if let Ok(stopping) = stop_rx.await {
         let _ = stopping.await;
     }
     // Connections are closed; make sure no worker outlives the server.

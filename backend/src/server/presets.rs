@@ -30,7 +30,7 @@ pub struct Preset {
 #[utoipa::path(get, path = "/api/v1/presets", tag = "presets",
     responses((status = 200, description = "Every preset", body = [PresetSummary])))]
 pub async fn list() -> Json<Vec<PresetSummary>> {
-    Json(presets::all().iter().map(summary).collect())
+    Json(catalog::all().iter().map(summary).collect())
 }
 
 /// One preset with its spec.
@@ -57,7 +57,7 @@ pub fn spec_of(id: &str) -> Result<Spec, AppError> {
 }
 
 /// Until `rootlab_shared::presets` lands, the list is empty (kept compiling for the other helpers).
-mod presets {
+mod catalog {
     use rootlab_shared::Spec;
 
     pub struct Preset {
@@ -76,11 +76,11 @@ mod presets {
     }
 }
 
-fn find(id: &str) -> Result<presets::Preset, AppError> {
-    presets::get(id).ok_or_else(|| AppError::not_found(format!("no preset {id:?}")))
+fn find(id: &str) -> Result<catalog::Preset, AppError> {
+    catalog::get(id).ok_or_else(|| AppError::not_found(format!("no preset {id:?}")))
 }
 
-fn summary(preset: &presets::Preset) -> PresetSummary {
+fn summary(preset: &catalog::Preset) -> PresetSummary {
     PresetSummary {
         id: preset.id.to_string(),
         title: preset.title.to_string(),
