@@ -1,0 +1,225 @@
+//! The coordinator and router with the real `rootlab-worker`: runs reach the kernel, streams end
+//! with `finished`, and a dropped or killed run costs a worker that is then replaced.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use rootlab::coordinator::{Coordinator, PoolConfig, RunError, RunUpdate};
+use rootlab::server::{app, AppState, HttpSettings};
+use rootlab_shared::events::RunEvent;
+use rootlab_shared::{Limits, Spec};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// These tests count this process's children (the workers): one test at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn pool(size: usize) -> PoolConfig {
+    PoolConfig {
+        worker: PathBuf::from(env!("CARGO_BIN_EXE_rootlab-worker")),
+        size,
+        queue: 8,
+        limits: Limits::default(),
+        run_timeout: Duration::from_secs(30),
+    }
+}
+
+fn tmpfs_spec() -> Value {
+    json!({"host": {"root_propagation": "private"},
+           "steps": [{"op": "container", "name": "c1"},
+                     {"op": "tmpfs", "in": "c1", "target": "/tmp", "source": "none"},
+                     {"op": "snapshot", "label": "after", "paths": ["/tmp"]}]})
+}
+
+fn sleeper() -> Spec {
+    serde_json::from_value(json!({"steps": [{"op": "run", "argv": ["/bin/sleep", "30"]}]})).unwrap()
+}
+
+/// Worker processes: this test process's children.
+fn child_pids() -> Vec<i32> {
+    let mut pids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        pids.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
+    }
+    pids
+}
+
+async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn alive(coordinator: &Coordinator) -> usize {
+    let stats = coordinator.stats();
+    stats.alive.load(std::sync::atomic::Ordering::SeqCst)
+        + stats.running.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_reaches_the_kernel_through_the_router() {
+    let _serial = SERIAL.lock().await;
+    let coordinator = Coordinator::start(pool(1)).await;
+    let app = app(AppState::new(coordinator.clone(), HttpSettings::default()));
+    let req = Request::post("/api/v1/run")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(tmpfs_spec().to_string()))
+        .unwrap();
+    let response = app.oneshot(req).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let result: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(result["status"], "completed");
+    let views = result["snapshots"][0]["views"].as_array().unwrap();
+    let c1 = views.iter().find(|v| v["actor"] == "c1").unwrap();
+    let tmp = c1["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["target"] == "/tmp")
+        .unwrap();
+    assert_eq!(tmp["fstype"], "tmpfs");
+    let host = views.iter().find(|v| v["actor"] == "host").unwrap();
+    assert!(!host["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["target"] == "/tmp" && m["fstype"] == "tmpfs"));
+    coordinator.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_ends_with_finished() {
+    let _serial = SERIAL.lock().await;
+    let coordinator = Coordinator::start(pool(1)).await;
+    let app = app(AppState::new(coordinator.clone(), HttpSettings::default()));
+    let req = Request::post("/api/v1/run/stream")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(tmpfs_spec().to_string()))
+        .unwrap();
+    let response = app.oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().contains_key("x-run-id"));
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.first(), Some(&"started"), "{names:?}");
+    assert_eq!(names.last(), Some(&"finished"), "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "step_finished").count(), 3);
+    coordinator.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_a_run_kills_and_replaces_its_worker() {
+    let _serial = SERIAL.lock().await;
+    let coordinator = Coordinator::start(pool(1)).await;
+    let before = child_pids();
+    let mut handle = coordinator.submit(sleeper()).unwrap();
+    match handle.updates.recv().await {
+        Some(RunUpdate::Event(RunEvent::Started { .. })) => {}
+        other => panic!("expected started, got {other:?}"),
+    }
+    drop(handle);
+    wait_until("the worker is replaced", || {
+        coordinator
+            .stats()
+            .restarts
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == 1
+            && alive(&coordinator) == 1
+    })
+    .await;
+    let after = child_pids();
+    assert!(
+        before.iter().all(|p| !after.contains(p)),
+        "old worker {before:?} still a child: {after:?}"
+    );
+    coordinator.shutdown(Duration::ZERO).await;
+    assert!(
+        child_pids().is_empty(),
+        "workers left after shutdown: {:?}",
+        child_pids()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_worker_is_reported_and_replaced() {
+    let _serial = SERIAL.lock().await;
+    let coordinator = Coordinator::start(pool(1)).await;
+    let workers = child_pids();
+    assert_eq!(workers.len(), 1);
+    let mut handle = coordinator.submit(sleeper()).unwrap();
+    assert!(matches!(
+        handle.updates.recv().await,
+        Some(RunUpdate::Event(RunEvent::Started { .. }))
+    ));
+    let victim = nix::unistd::Pid::from_raw(workers[0]);
+    nix::sys::signal::kill(victim, nix::sys::signal::Signal::SIGKILL).expect("kill the worker");
+    let last = loop {
+        match handle.updates.recv().await {
+            Some(RunUpdate::Event(_)) => continue,
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(last, Some(RunUpdate::Failed(RunError::WorkerDied))),
+        "{last:?}"
+    );
+    wait_until("a fresh worker is up", || alive(&coordinator) == 1).await;
+    let mut handle = coordinator
+        .submit(serde_json::from_value(tmpfs_spec()).unwrap())
+        .unwrap();
+    let mut finished = false;
+    while let Some(update) = handle.updates.recv().await {
+        finished |= matches!(update, RunUpdate::Event(RunEvent::Finished { .. }));
+    }
+    assert!(finished, "the replacement worker serves runs");
+    coordinator.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_by_id_ends_the_run_as_cancelled() {
+    let _serial = SERIAL.lock().await;
+    let coordinator = Coordinator::start(pool(1)).await;
+    let mut handle = coordinator.submit(sleeper()).unwrap();
+    assert!(matches!(
+        handle.updates.recv().await,
+        Some(RunUpdate::Event(RunEvent::Started { .. }))
+    ));
+    assert!(coordinator.cancel(handle.id));
+    let last = loop {
+        match handle.updates.recv().await {
+            Some(RunUpdate::Event(_)) => continue,
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(last, Some(RunUpdate::Failed(RunError::Cancelled))),
+        "{last:?}"
+    );
+    assert!(handle.updates.recv().await.is_none());
+    assert!(
+        !coordinator.cancel(handle.id),
+        "a finished run cannot be cancelled again"
+    );
+    coordinator.shutdown(Duration::ZERO).await;
+}
