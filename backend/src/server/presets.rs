@@ -1,36 +1,32 @@
-//! The presets: the seed lessons as ready-made experiments.
+//! The presets: the seed lessons as ready-made experiments (`rootlab_shared::presets`).
 
 use axum::extract::Path;
 use axum::Json;
+use rootlab_shared::presets::{self, Preset};
 use rootlab_shared::Spec;
 use serde::{Deserialize, Serialize};
 
 use super::error::{AppError, ErrorBody};
 
-/// A preset in the list.
+/// A preset in the list: everything but its spec.
 #[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct PresetSummary {
     /// E.g. `seed-tmpfs`.
     pub id: String,
+    /// The lesson it belongs to (1 to 8).
+    pub lesson: u8,
     pub title: String,
-    /// What the lesson shows.
-    pub description: String,
+    /// One line: what happens.
+    pub summary: String,
+    /// What to look at in the result and why the kernel did it.
+    pub explanation: String,
 }
 
-/// A preset with its experiment.
-#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
-pub struct Preset {
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    pub spec: Spec,
-}
-
-/// List the presets.
+/// List the presets, in lesson order.
 #[utoipa::path(get, path = "/api/v1/presets", tag = "presets",
     responses((status = 200, description = "Every preset", body = [PresetSummary])))]
 pub async fn list() -> Json<Vec<PresetSummary>> {
-    Json(catalog::all().iter().map(summary).collect())
+    Json(presets::all().into_iter().map(summary).collect())
 }
 
 /// One preset with its spec.
@@ -41,49 +37,24 @@ pub async fn list() -> Json<Vec<PresetSummary>> {
         (status = 404, description = "No such preset", body = ErrorBody),
     ))]
 pub async fn get_one(Path(id): Path<String>) -> Result<Json<Preset>, AppError> {
-    let preset = find(&id)?;
-    let summary = summary(&preset);
-    Ok(Json(Preset {
-        id: summary.id,
-        title: summary.title,
-        description: summary.description,
-        spec: preset.spec.clone(),
-    }))
+    find(&id).map(Json)
 }
 
 /// The spec of preset `id`, or 404.
 pub fn spec_of(id: &str) -> Result<Spec, AppError> {
-    Ok(find(id)?.spec.clone())
+    Ok(find(id)?.spec)
 }
 
-/// Until `rootlab_shared::presets` lands, the list is empty (kept compiling for the other helpers).
-mod catalog {
-    use rootlab_shared::Spec;
-
-    pub struct Preset {
-        pub id: String,
-        pub title: String,
-        pub description: String,
-        pub spec: Spec,
-    }
-
-    pub fn all() -> Vec<Preset> {
-        Vec::new()
-    }
-
-    pub fn get(id: &str) -> Option<Preset> {
-        all().into_iter().find(|p| p.id == id)
-    }
+fn find(id: &str) -> Result<Preset, AppError> {
+    presets::get(id).ok_or_else(|| AppError::not_found(format!("no preset {id:?}")))
 }
 
-fn find(id: &str) -> Result<catalog::Preset, AppError> {
-    catalog::get(id).ok_or_else(|| AppError::not_found(format!("no preset {id:?}")))
-}
-
-fn summary(preset: &catalog::Preset) -> PresetSummary {
+fn summary(preset: Preset) -> PresetSummary {
     PresetSummary {
-        id: preset.id.to_string(),
-        title: preset.title.to_string(),
-        description: preset.description.to_string(),
+        id: preset.id,
+        lesson: preset.lesson,
+        title: preset.title,
+        summary: preset.summary,
+        explanation: preset.explanation,
     }
 }
