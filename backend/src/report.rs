@@ -214,8 +214,16 @@ fn snapshot_block(
 
 fn view_block(out: &mut String, view: &View, style: Style) {
     let _ = writeln!(out, "\n  view {}", style.cyan(&view.actor));
-    let _ = writeln!(out, "  mount table:");
-    out.push_str(&mount_table(&view.mounts, "    "));
+    if view.mounts.is_empty() {
+        let _ = writeln!(
+            out,
+            "  mount table: {}",
+            style.dim("(no mount is visible from this root)")
+        );
+    } else {
+        let _ = writeln!(out, "  mount table:");
+        out.push_str(&mount_table(&view.mounts, "    "));
+    }
     for tree in &view.trees {
         tree_block(out, tree, style);
     }
@@ -223,7 +231,12 @@ fn view_block(out: &mut String, view: &View, style: Style) {
 
 /// A `tree`-like drawing of one walk.
 pub fn tree_block(out: &mut String, tree: &Tree, style: Style) {
-    let _ = writeln!(out, "  {}", style.bold(&tree.root));
+    let root = if tree.root.is_empty() {
+        "."
+    } else {
+        &tree.root
+    };
+    let _ = writeln!(out, "  {}", style.bold(root));
     if let Some(e) = &tree.error {
         let _ = writeln!(out, "    {}", style.red(e));
         return;
