@@ -29,6 +29,9 @@ grep -q "wasm_bindgen = \"$bindgen_version\"" "$here/Trunk.toml" || {
 }
 
 cd "$here"
+# Strip the wasm's name section (about 290 KB of symbol names, a third of the module): wasm-opt,
+# which would drop it, is left out. Set here so the workspace's release-wasm profile stays as is.
+export CARGO_PROFILE_RELEASE_WASM_STRIP=symbols
 trunk build --release --offline "$@"
 wasm="$(ls dist/*_bg.wasm)"
 echo "built $here/dist: $(wc -c < "$wasm") bytes wasm, $(gzip -9 -c "$wasm" | wc -c) bytes gzipped"

@@ -86,7 +86,7 @@ fn Playground() -> Html {
                 </nav>
                 <ShareBar link={link} curl={curl::run_command(&origin, &state.text)} spec={state.text.clone()} />
             </header>
-            <main class={classes!("layout", compose.then_some("composing"))}>
+            <main class={classes!("layout", compose.then_some("composing"))} data-presets={presets_state(&state.presets)}>
                 <aside class="left" aria-label={if compose { "Composer" } else { "Lessons" }}>
                     if compose {
                         <div class="compose-grid">
@@ -209,5 +209,14 @@ fn logo() -> Html {
             <rect x="2" y="9" width="18" height="4" rx="1" fill="currentColor" opacity="0.7" />
             <rect x="2" y="15" width="18" height="4" rx="1" fill="currentColor" />
         </svg>
+    }
+}
+
+/// `data-presets` on `<main>`: lets tests and scripts wait for the gallery without guessing.
+fn presets_state<T>(presets: &Remote<T>) -> &'static str {
+    match presets {
+        Remote::Loading => "loading",
+        Remote::Ready(_) => "ready",
+        Remote::Failed(_) => "failed",
     }
 }

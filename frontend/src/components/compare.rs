@@ -56,8 +56,7 @@ pub fn Compare(props: &CompareProps) -> Html {
             <TreeDiff rows={rows} left={label(&left)} right={label(&right)} />
             if left_mounts.is_some() || right_mounts.is_some() {
                 <h3>{ "Mount tables" }</h3>
-                <MountDiff left_label={label(&left)} right_label={label(&right)}
-                    left={left_mounts.unwrap_or_default()} right={right_mounts.unwrap_or_default()} />
+                <MountDiff left_label={label(&left)} right_label={label(&right)} left={left_mounts} right={right_mounts} />
             }
         </section>
     }

@@ -95,7 +95,11 @@ fn select(props: &FieldProps, id: &str, current: &str, set: Callback<String>, in
         Kind::Choice(list) => list.iter().map(|s| s.to_string()).collect(),
         _ => (*props.actors).clone(),
     };
-    let current = if current.is_empty() && matches!(props.kind, Kind::Actor) { "host".to_string() } else { current.to_string() };
+    // An absent key takes the spec's default, which is the first choice of every list.
+    let current = match (current.is_empty(), options.first()) {
+        (true, Some(first)) => first.clone(),
+        _ => current.to_string(),
+    };
     if !options.contains(&current) {
         options.push(current.clone());
     }

@@ -22,7 +22,14 @@ pub fn Lesson(props: &LessonProps) -> Html {
                 <span class="kicker">{ "Lesson" }</span>{ &preset.title }
                 if !props.pristine { <span class="badge">{ "edited" }</span> }
             </summary>
-            { for lesson.split("\n\n").map(|para| html! { <p>{ para }</p> }) }
+            { for lesson.split("\n\n").map(|para| html! { <p>{ with_code(para) }</p> }) }
         </details>
+    }
+}
+
+/// Text between backticks reads as code, as the lesson files write it.
+fn with_code(text: &str) -> Html {
+    html! {
+        { for text.split('`').enumerate().map(|(i, part)| if i % 2 == 1 { html! { <code>{ part }</code> } } else { html! { { part } } }) }
     }
 }

@@ -9,13 +9,15 @@ use crate::model::mounts::{self, MountRow};
 pub struct MountDiffProps {
     pub left_label: AttrValue,
     pub right_label: AttrValue,
-    pub left: Vec<MountRow>,
-    pub right: Vec<MountRow>,
+    /// `None` for a side without a mount table (a layer's own tree).
+    pub left: Option<Vec<MountRow>>,
+    pub right: Option<Vec<MountRow>>,
 }
 
 #[function_component]
 pub fn MountDiff(props: &MountDiffProps) -> Html {
-    let leaks: Vec<&String> = props.left.iter().chain(&props.right).filter_map(|r| r.leak.as_ref()).collect();
+    let rows = props.left.iter().flatten().chain(props.right.iter().flatten());
+    let leaks: Vec<&String> = rows.filter_map(|r| r.leak.as_ref()).collect();
     let mut seen = Vec::new();
     html! {
         <div class="mount-diff">
@@ -23,14 +25,17 @@ pub fn MountDiff(props: &MountDiffProps) -> Html {
                 <p class="leak-callout" role="alert"><strong>{ "⚠ " }</strong>{ l }</p>
             }) }
             <div class="side-by-side">
-                { table(&props.left_label, &props.left) }
-                { table(&props.right_label, &props.right) }
+                { table(&props.left_label, props.left.as_deref()) }
+                { table(&props.right_label, props.right.as_deref()) }
             </div>
         </div>
     }
 }
 
-fn table(label: &str, rows: &[MountRow]) -> Html {
+fn table(label: &str, rows: Option<&[MountRow]>) -> Html {
+    let Some(rows) = rows else {
+        return html! { <div class="mount-table"><h4>{ label }</h4><p class="muted">{ "A layer is a plain directory: it has no mount table of its own." }</p></div> };
+    };
     html! {
         <div class="mount-table">
             <h4>{ label }</h4>
@@ -53,9 +58,9 @@ fn row(r: &MountRow) -> Html {
     let tree = if r.depth == 0 { String::new() } else { format!("{}└─", "  ".repeat(r.depth - 1)) };
     html! {
         <tr class={classes!(change, r.leak.is_some().then_some("leak"))} data-target={m.target.clone()} title={r.leak.clone()}>
-            <td class="target"><span class="tree-lines">{ tree }</span>{ &m.target }
+            <td class="target" title={m.target.clone()}><span class="tree-lines">{ tree }</span>{ &m.target }
                 if r.leak.is_some() { <span class="badge leak-badge">{ "leaked" }</span> }</td>
-            <td>{ mounts::source_label(m) }</td>
+            <td class="source" title={mounts::source_label(m)}>{ mounts::source_label(m) }</td>
             <td>{ &m.fstype }</td>
             <td class="options" title={m.options.clone()}>{ &m.options }</td>
             <td>{ mounts::propagation_label(m) }</td>

@@ -36,8 +36,8 @@ fn status(phase: &RunPhase) -> Html {
         RunPhase::Running(p) => running(p),
         RunPhase::Waiting { seconds_left, message } => html! {
             <span class="waiting" data-state="waiting">
-                <strong>{ "The server is busy. " }</strong>{ message }
-                { format!(" Trying again in {seconds_left} s…") }
+                <strong>{ "The server is busy (HTTP 429): " }</strong>{ message.trim_end_matches('.') }
+                { format!(". Your run is not lost: trying again in {seconds_left} s…") }
             </span>
         },
         RunPhase::Failed(message) => html! { <span class="error" data-state="failed">{ message }</span> },

@@ -118,6 +118,7 @@ pub fn default_pair(result: &RunResult) -> Option<(SideRef, SideRef)> {
         .or_else(|| host_changed(result))
         .or_else(|| host_vs_container(result))
         .or_else(|| before_vs_after(result))
+        .or_else(|| first_vs_last(result))
         .or_else(|| {
             let first = choices(result).into_iter().next()?.0;
             Some((first.clone(), first))
@@ -162,12 +163,28 @@ fn host_changed(result: &RunResult) -> Option<(SideRef, SideRef)> {
     (table(&pair.0) != table(&pair.1)).then_some(pair)
 }
 
+/// The first snapshot's first tree against the last one's (a chroot: the built rootfs from the
+/// host, then `/` as the chrooted container sees it).
+fn first_vs_last(result: &RunResult) -> Option<(SideRef, SideRef)> {
+    let first_tree = |s: usize| {
+        let view = result.snapshots.get(s)?.views.iter().find(|v| !v.trees.is_empty())?;
+        Some(SideRef::View { snapshot: s, actor: view.actor.clone(), tree: 0 })
+    };
+    let last = result.snapshots.len().checked_sub(1)?;
+    (last > 0).then_some(())?;
+    Some((first_tree(0)?, first_tree(last)?))
+}
+
+/// A layer's own tree against the overlay that merges it. The layer shown is the one holding
+/// whiteouts or opaque directories (the writable one, after writes) when there is one.
 fn layer_vs_merged(result: &RunResult) -> Option<(SideRef, SideRef)> {
     result.snapshots.iter().enumerate().rev().find_map(|(s, snap)| {
         snap.views.iter().find_map(|view| {
             let t = view.trees.iter().position(|t| t.entries.iter().any(|e| e.layer.is_some()))?;
             let merged = SideRef::View { snapshot: s, actor: view.actor.clone(), tree: t };
-            let layer = snap.layers.first().map(|l| SideRef::Layer { snapshot: s, name: l.name.clone() });
+            let marked = |l: &&rootlab_shared::result::LayerTree| l.tree.entries.iter().any(|e| e.whiteout || e.opaque);
+            let layer = snap.layers.iter().find(marked).or(snap.layers.first());
+            let layer = layer.map(|l| SideRef::Layer { snapshot: s, name: l.name.clone() });
             Some((layer.unwrap_or_else(|| merged.clone()), merged))
         })
     })
