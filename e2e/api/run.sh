@@ -50,8 +50,9 @@ echo "== live tests"
 (cd "$here" && "$venv/bin/pytest" -q -p no:cacheprovider test_live.py) || status=1
 
 echo "== schemathesis"
+# One worker: with several, hypothesis (under CPython 3.11) sometimes crashes in its own AST code.
 (cd "$here" && "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run \
-    "$url/api/v1/openapi.json" --workers 2 --report junit --report-dir "$out") || status=1
+    "$url/api/v1/openapi.json" --workers 1 --report junit --report-dir "$out") || status=1
 
 echo "== notebook"
 "$venv/bin/python" "$here/run_notebook.py" "$repo/examples/rootlab.ipynb" "$out/rootlab.executed.ipynb" || status=1
