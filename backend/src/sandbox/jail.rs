@@ -27,9 +27,11 @@ pub fn main(plan: &Plan, mut out: File) -> ! {
 fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
     quiet_stdio().map_err(|e| format!("redirecting stdio: {e}"))?;
     for dir in &plan.cgroups {
-        let procs = dir.join("cgroup.procs");
-        std::fs::write(&procs, format!("{}\n", sys::getpid()))
-            .map_err(|e| format!("joining {}: {e}", procs.display()))?;
+        // "0" in `tasks` moves the calling thread only, which lets the kernel skip the global
+        // threadgroup lock (an RCU sync costing several ms); this process is single-threaded.
+        let tasks = dir.join("tasks");
+        std::fs::write(&tasks, "0")
+            .map_err(|e| format!("joining {}: {e}", tasks.display()))?;
     }
     apply_rlimits(plan).map_err(|e| format!("setrlimit: {e}"))?;
     if let Some((uid, gid)) = plan.drop_to {
