@@ -21,18 +21,26 @@ pub struct TreeDiffProps {
 
 /// Small trees open fully; in big ones only directories with a difference below start open.
 const OPEN_ALL_BELOW: usize = 80;
+/// Past this many visible rows only the rows in view are in the DOM (a 10,000-entry tree would
+/// take seconds to lay out); below it every row is, for find-in-page and simple tests.
+const VIRTUAL_ABOVE: usize = 400;
+/// Every row is this tall (CSS `.tree td` says the same), so a scroll offset maps to a row.
+const ROW_PX: f64 = 22.0;
+/// Rows in view in the scrolled box (`.tree-scroll` max-height), plus some drawn beyond it.
+const VIEW_ROWS: usize = 28;
+const OVERSCAN: usize = 10;
 
 #[function_component]
 pub fn TreeDiff(props: &TreeDiffProps) -> Html {
     let toggled = use_state(HashSet::<String>::new);
+    let scroll_top = use_state(|| 0.0f64);
     {
         let toggled = toggled.clone();
         use_effect_with(props.rows.clone(), move |_| toggled.set(HashSet::new()));
     }
     let open_all = props.expand_all || props.rows.len() <= OPEN_ALL_BELOW;
     let collapsed = |row: &Row| (!open_all && !row.changes_below && row.change == Change::Same) != toggled.contains(&row.rel);
-    let by_rel = |rel: &str| props.rows.iter().find(|r| r.rel == rel).is_some_and(collapsed);
-    let visible = if open_all && toggled.is_empty() { props.rows.iter().collect() } else { tree::visible(&props.rows, &by_rel) };
+    let visible = if open_all && toggled.is_empty() { props.rows.iter().collect() } else { tree::visible(&props.rows, &collapsed) };
     let toggle = {
         let toggled = toggled.clone();
         Callback::from(move |rel: String| {
@@ -44,20 +52,41 @@ pub fn TreeDiff(props: &TreeDiffProps) -> Html {
         })
     };
     let summary = tree::summary(&props.rows);
+    let total = visible.len();
+    let virtual_rows = total > VIRTUAL_ABOVE;
+    let (first, last) = if virtual_rows { window(*scroll_top, total) } else { (0, total) };
+    let onscroll = {
+        let scroll_top = scroll_top.clone();
+        Callback::from(move |e: Event| scroll_top.set(e.target_unchecked_into::<web_sys::Element>().scroll_top() as f64))
+    };
+    let spacer = |rows: usize| html! { <tr class="spacer" aria-hidden="true" style={format!("height:{}px", rows as f64 * ROW_PX)}><td colspan="2" /></tr> };
     html! {
         <div class="tree-diff">
             <p class="diff-summary">
                 { for summary.iter().map(|(c, n)| html! { <span class={classes!("count", c.css())}>{ format!("{n} {}", label(*c)) }</span> }) }
                 { format!(" · {} entries", props.rows.len()) }
+                if virtual_rows { { format!(" · {total} rows open, scroll the tree to see them all") } }
             </p>
-            <table class="tree">
-                <thead><tr><th scope="col">{ &props.left }</th><th scope="col">{ &props.right }</th></tr></thead>
-                <tbody>
-                    { for visible.into_iter().map(|row| row_html(row, collapsed(row), &toggle)) }
-                </tbody>
-            </table>
+            <div class={classes!("tree-scroll", virtual_rows.then_some("virtual"))} onscroll={virtual_rows.then_some(onscroll)}
+                tabindex={virtual_rows.then_some("0")} aria-label={virtual_rows.then_some("File tree comparison, scrollable")}>
+                <table class="tree">
+                    <thead><tr><th scope="col">{ &props.left }</th><th scope="col">{ &props.right }</th></tr></thead>
+                    <tbody>
+                        if first > 0 { { spacer(first) } }
+                        { for visible[first..last].iter().map(|row| row_html(row, collapsed(row), &toggle)) }
+                        if last < total { { spacer(total - last) } }
+                    </tbody>
+                </table>
+            </div>
         </div>
     }
+}
+
+/// The rows to draw for a scroll offset: those in view and `OVERSCAN` more on each side.
+fn window(scroll_top: f64, total: usize) -> (usize, usize) {
+    let top = (scroll_top / ROW_PX).floor().max(0.0) as usize;
+    let first = top.saturating_sub(OVERSCAN).min(total);
+    (first, (top + VIEW_ROWS + OVERSCAN).min(total))
 }
 
 fn label(c: Change) -> &'static str {

@@ -109,8 +109,12 @@ fn make_row(rel: String, l: Option<TreeEntry>, r: Option<TreeEntry>, d: &shared_
     // A layer's own tree records no origin: a merged entry's layer is news, not a change.
     let only_origin = d.fields == [EntryField::Layer]
         && [&l, &r].iter().any(|e| e.as_ref().is_some_and(|e| e.layer.is_none()));
+    // A whiteout in a layer's own tree stands for an absence in the merged view: as expected.
+    let whiteout = |e: &Option<TreeEntry>| e.as_ref().is_some_and(|e| e.whiteout);
     let change = match d.change {
         SharedChange::Changed if only_origin => Change::Same,
+        SharedChange::Removed if whiteout(&l) => Change::Same,
+        SharedChange::Added if whiteout(&r) => Change::Same,
         SharedChange::Changed => Change::Changed,
         SharedChange::Unchanged => Change::Same,
         SharedChange::Added => Change::Added,
@@ -152,14 +156,14 @@ fn mark_changes_below(rows: &mut [Row]) {
 
 /// Which rows show, given the collapsed directories (by `rel`): a linear pass that skips every
 /// row under a collapsed one.
-pub fn visible<'a>(rows: &'a [Row], collapsed: &dyn Fn(&str) -> bool) -> Vec<&'a Row> {
+pub fn visible<'a>(rows: &'a [Row], collapsed: &dyn Fn(&Row) -> bool) -> Vec<&'a Row> {
     let mut out = Vec::with_capacity(rows.len());
     let mut hide_below: Option<usize> = None;
     for row in rows {
         if hide_below.is_some_and(|d| row.depth > d) {
             continue;
         }
-        hide_below = (row.is_dir && collapsed(&row.rel)).then_some(row.depth);
+        hide_below = (row.is_dir && collapsed(row)).then_some(row.depth);
         out.push(row);
     }
     out
@@ -264,7 +268,7 @@ pub mod tests {
     fn collapsed_directories_hide_their_subtree_only() {
         let l = side("/", vec![entry("/a", FileKind::Dir), entry("/a/b", FileKind::Dir), entry("/a/b/c", FileKind::File), entry("/z", FileKind::File)], &[]);
         let rows = diff(&l, &l);
-        let shown: Vec<&str> = visible(&rows, &|rel| rel == "a/b").iter().map(|r| r.rel.as_str()).collect();
+        let shown: Vec<&str> = visible(&rows, &|row| row.rel == "a/b").iter().map(|r| r.rel.as_str()).collect();
         assert_eq!(shown, vec!["a", "a/b", "z"]);
     }
 
