@@ -173,7 +173,10 @@ def main():
         sampler.stop = True
         sampler.join()
         metrics = urllib.request.urlopen(url + "/metrics").read().decode()
-        in_flight_max = re.search(r"^rootlab_runs_in_flight_max (\S+)", metrics, re.M).group(1)
+        metric = lambda name: float(re.search(rf"^{name} (\S+)", metrics, re.M).group(1))
+        in_flight_max = int(metric("rootlab_runs_in_flight_max"))
+        # Accept-to-result time inside the server (queueing included), over every run so far.
+        server_mean_ms = 1000 * metric("rootlab_run_duration_seconds_sum") / metric("rootlab_run_duration_seconds_count")
     finally:
         if proc:
             proc.send_signal(signal.SIGTERM)
@@ -189,6 +192,8 @@ def main():
     print(f"  throughput:        {args.requests / wall:8.1f} exp/s   (target >= 300)")
     print(f"  latency p50 / p99: {p50:8.2f} / {p99:.2f} ms   (targets <= 8 / <= 40 ms)")
     print(f"  engine duration_us p50 / p99 (same run): {e50:.2f} / {e99:.2f} ms")
+    print(f"  server-side accept-to-result mean (from /metrics, queueing included): {server_mean_ms:.2f} ms; "
+          f"engine mean {statistics.mean(engine) / 1000:.2f} ms")
     print(f"  baseline GET /api/v1/presets: {args.requests / base_wall:8.1f} req/s, p50 {b50:.2f} ms  {base_status}")
     print(f"  ratio HTTP p50 / engine p50: {p50 / e50:.2f}x ; run p50 / GET p50: {p50 / b50:.2f}x")
     print(f"  server RSS idle / under load (peak): {idle_rss:.1f} / {sampler.peak:.1f} MB   (target well under 100 MB)")
