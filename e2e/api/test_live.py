@@ -87,6 +87,10 @@ def test_health_metrics_docs(server):
     assert "/api/v1/run" in doc["paths"]
     page = requests.get(server.api + "/docs")
     assert page.ok and "text/html" in page.headers["content-type"] and "RunResult" in page.text
+    # The playground: the built frontend, or a page saying how to build it (never blank).
+    home = requests.get(server.url + "/")
+    assert home.status_code in (200, 503) and "text/html" in home.headers["content-type"]
+    assert "<html" in home.text.lower() or "<!doctype" in home.text.lower()
 
 
 def test_presets_list_get_and_run(server):
@@ -308,6 +312,22 @@ def test_sigterm_finishes_runs_and_leaves_nothing(start_server):
         s.proc.send_signal(signal.SIGTERM)
         r = running.result()
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+    assert s.proc.wait(timeout=20) == 0
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the server"
+    assert wait_clean(state, s.pid, descendants) == []
+
+
+def test_sigterm_cancels_runs_that_outlast_the_grace_period(start_server):
+    s = start_server("--workers", "1", "--rate-limit", "0", "--shutdown-grace", "300")
+    state = HostState(s.pid, descendants)
+    workers = s.workers()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(requests.post, s.api + "/run", json=sleeping(30))
+        busy_worker(s)
+        s.proc.send_signal(signal.SIGTERM)
+        r = running.result(timeout=20)
+    error_of(r, 503, "shutting_down")
     assert s.proc.wait(timeout=20) == 0
     for pid in workers:
         assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the server"
