@@ -176,6 +176,14 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
         limits: args.limits.to_limits(),
         run_timeout: args.run_timeout(),
     };
+    if pool.run_timeout.as_millis() <= u128::from(pool.limits.wall_ms) {
+        // The sandbox's own wall limit should end a run first, with a result saying so.
+        tracing::warn!(
+            "--run-timeout ({:?}) is not above --wall-ms ({} ms): long runs end as 504 timeouts",
+            pool.run_timeout,
+            pool.limits.wall_ms
+        );
+    }
     tracing::info!(worker = %pool.worker.display(), workers = pool.size, "starting workers");
     let coordinator = Coordinator::start(pool).await;
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
