@@ -185,6 +185,8 @@ struct Inner {
     idle: Mutex<Vec<Worker>>,
     runs: Mutex<HashMap<u64, CancellationToken>>,
     next_id: AtomicU64,
+    /// Replacement workers being started; shutdown waits for them.
+    respawning: AtomicUsize,
     shutdown: CancellationToken,
     closing: AtomicBool,
     info: Mutex<WorkerInfo>,
@@ -200,6 +202,7 @@ impl Coordinator {
             idle: Mutex::new(Vec::new()),
             runs: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            respawning: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             closing: AtomicBool::new(false),
             info: Mutex::new(WorkerInfo::default()),
@@ -289,7 +292,7 @@ impl Coordinator {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.inner.shutdown.cancel();
-        while self.in_progress() > 0 {
+        while self.in_progress() > 0 || self.inner.respawning.load(Ordering::SeqCst) > 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let idle: Vec<Worker> = std::mem::take(&mut *self.inner.idle.lock().unwrap());
@@ -338,34 +341,40 @@ impl Coordinator {
     /// when the new worker is idle, so the pool never counts a slot without a worker behind it.
     fn respawn_in_background(&self, permit: Option<OwnedSemaphorePermit>) {
         let coordinator = self.clone();
+        let inner = &coordinator.inner;
+        inner.stats.restarts.fetch_add(1, Ordering::Relaxed);
+        inner.respawning.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            coordinator
-                .inner
-                .stats
-                .restarts
-                .fetch_add(1, Ordering::Relaxed);
-            loop {
-                if coordinator.inner.shutdown.is_cancelled() {
+            coordinator.respawn(permit).await;
+            coordinator.inner.respawning.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    async fn respawn(&self, permit: Option<OwnedSemaphorePermit>) {
+        let inner = &self.inner;
+        while !inner.shutdown.is_cancelled() {
+            match Worker::spawn(&inner.config.worker).await {
+                // Shutdown began while it was starting: it must not outlive the pool.
+                Ok((worker, _)) if inner.shutdown.is_cancelled() => return worker.kill().await,
+                Ok((worker, _)) => {
+                    inner.info.lock().unwrap().last_error = None;
+                    self.put_idle(worker);
+                    match permit {
+                        Some(permit) => drop(permit),
+                        None => inner.slots.add_permits(1),
+                    }
                     return;
                 }
-                match Worker::spawn(&coordinator.inner.config.worker).await {
-                    Ok((worker, _)) => {
-                        coordinator.inner.info.lock().unwrap().last_error = None;
-                        coordinator.put_idle(worker);
-                        match permit {
-                            Some(permit) => drop(permit),
-                            None => coordinator.inner.slots.add_permits(1),
-                        }
-                        return;
-                    }
-                    Err(err) => {
-                        tracing::error!("cannot restart worker: {err}");
-                        coordinator.inner.info.lock().unwrap().last_error = Some(err);
-                        tokio::time::sleep(RESPAWN_BACKOFF).await;
+                Err(err) => {
+                    tracing::error!("cannot restart worker: {err}");
+                    inner.info.lock().unwrap().last_error = Some(err);
+                    tokio::select! {
+                        _ = tokio::time::sleep(RESPAWN_BACKOFF) => {}
+                        _ = inner.shutdown.cancelled() => {}
                     }
                 }
             }
-        });
+        }
     }
 }
 

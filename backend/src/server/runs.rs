@@ -135,9 +135,15 @@ pub async fn run_stream(
     let id = handle.id;
     let sse = Sse::new(events(handle)).keep_alive(KeepAlive::default());
     let mut response = sse.into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         HeaderName::from_static(RUN_ID_HEADER),
         HeaderValue::from(id),
+    );
+    // A reverse proxy (nginx) would otherwise hold the events back until the run ends.
+    headers.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
     );
     Ok(response)
 }
