@@ -22,12 +22,22 @@ const BASE: &str = "/api/v1";
 #[derive(Clone, Debug, PartialEq)]
 pub enum ApiError {
     /// 429: every sandbox is busy or this client is over its rate; retry after that many seconds.
-    Busy { retry_after: u32, message: String },
+    Busy {
+        retry_after: u32,
+        message: String,
+    },
     /// 400/422: the spec was refused; `fields` names each problem.
-    Invalid { message: String, fields: Vec<FieldError> },
+    Invalid {
+        message: String,
+        fields: Vec<FieldError>,
+    },
     NotFound(String),
     /// Any other error answer.
-    Server { status: u16, code: String, message: String },
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
     /// The server could not be reached, or answered something unreadable.
     Network(String),
     /// The person cancelled the run.
@@ -37,8 +47,14 @@ pub enum ApiError {
 impl ApiError {
     pub fn message(&self) -> String {
         match self {
-            ApiError::Busy { message, .. } | ApiError::Invalid { message, .. } | ApiError::NotFound(message) => message.clone(),
-            ApiError::Server { status, code, message } => format!("{message} ({code}, HTTP {status})"),
+            ApiError::Busy { message, .. }
+            | ApiError::Invalid { message, .. }
+            | ApiError::NotFound(message) => message.clone(),
+            ApiError::Server {
+                status,
+                code,
+                message,
+            } => format!("{message} ({code}, HTTP {status})"),
             ApiError::Network(message) => format!("cannot reach the server: {message}"),
             ApiError::Cancelled => "cancelled".to_string(),
         }
@@ -75,7 +91,11 @@ pub struct PresetSummary {
 impl PresetSummary {
     /// One or two lines for a gallery card.
     pub fn blurb(&self) -> String {
-        let text = self.summary.as_deref().or(self.description.as_deref()).unwrap_or("");
+        let text = self
+            .summary
+            .as_deref()
+            .or(self.description.as_deref())
+            .unwrap_or("");
         text.split("\n\n").next().unwrap_or("").to_string()
     }
 
@@ -84,7 +104,15 @@ impl PresetSummary {
         [&self.summary, &self.description, &self.explanation]
             .iter()
             .filter_map(|t| t.as_deref())
-            .fold(String::new(), |acc, t| if acc.contains(t) { acc } else if acc.is_empty() { t.to_string() } else { format!("{acc}\n\n{t}") })
+            .fold(String::new(), |acc, t| {
+                if acc.contains(t) {
+                    acc
+                } else if acc.is_empty() {
+                    t.to_string()
+                } else {
+                    format!("{acc}\n\n{t}")
+                }
+            })
     }
 }
 
@@ -102,13 +130,26 @@ struct Health {
 }
 
 /// Sends a request and maps any answer that is not 2xx to an [`ApiError`].
-async fn send(method: Method, path: &str, body: Option<String>, signal: Option<&AbortSignal>) -> Result<Response, ApiError> {
-    let builder = RequestBuilder::new(&format!("{BASE}{path}")).method(method).abort_signal(signal);
+async fn send(
+    method: Method,
+    path: &str,
+    body: Option<String>,
+    signal: Option<&AbortSignal>,
+) -> Result<Response, ApiError> {
+    let builder = RequestBuilder::new(&format!("{BASE}{path}"))
+        .method(method)
+        .abort_signal(signal);
     let request = match body {
-        Some(body) => builder.header("Content-Type", "application/json").body(body),
+        Some(body) => builder
+            .header("Content-Type", "application/json")
+            .body(body),
         None => builder.build(),
     };
-    let response = request.map_err(|e| ApiError::Network(e.to_string()))?.send().await.map_err(transport_error)?;
+    let response = request
+        .map_err(|e| ApiError::Network(e.to_string()))?
+        .send()
+        .await
+        .map_err(transport_error)?;
     if response.ok() {
         return Ok(response);
     }
@@ -116,9 +157,16 @@ async fn send(method: Method, path: &str, body: Option<String>, signal: Option<&
 }
 
 /// The one generic call: JSON in, JSON out, typed errors.
-async fn request<T: DeserializeOwned>(method: Method, path: &str, body: Option<String>) -> Result<T, ApiError> {
+async fn request<T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<T, ApiError> {
     let response = send(method, path, body, None).await?;
-    response.json::<T>().await.map_err(|e| ApiError::Network(format!("unreadable answer: {e}")))
+    response
+        .json::<T>()
+        .await
+        .map_err(|e| ApiError::Network(format!("unreadable answer: {e}")))
 }
 
 fn transport_error(e: gloo_net::Error) -> ApiError {
@@ -135,16 +183,31 @@ async fn error_from(response: &Response) -> ApiError {
     let text = response.text().await.unwrap_or_default();
     let (code, message, fields) = match serde_json::from_str::<ErrorBody>(&text) {
         Ok(b) => (b.error.code, b.error.message, b.error.fields),
-        Err(_) => ("http".to_string(), format!("HTTP {status} {}", response.status_text()), vec![]),
+        Err(_) => (
+            "http".to_string(),
+            format!("HTTP {status} {}", response.status_text()),
+            vec![],
+        ),
     };
     match status {
         429 => {
-            let retry_after = response.headers().get("Retry-After").and_then(|v| v.trim().parse().ok()).unwrap_or(5);
-            ApiError::Busy { retry_after, message }
+            let retry_after = response
+                .headers()
+                .get("Retry-After")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(5);
+            ApiError::Busy {
+                retry_after,
+                message,
+            }
         }
         400 | 422 => ApiError::Invalid { message, fields },
         404 => ApiError::NotFound(message),
-        _ => ApiError::Server { status, code, message },
+        _ => ApiError::Server {
+            status,
+            code,
+            message,
+        },
     }
 }
 
@@ -153,19 +216,37 @@ pub async fn presets() -> Result<Vec<PresetSummary>, ApiError> {
 }
 
 pub async fn preset(id: &str) -> Result<Preset, ApiError> {
-    request(Method::GET, &format!("/presets/{}", js_sys::encode_uri_component(id)), None).await
+    request(
+        Method::GET,
+        &format!("/presets/{}", js_sys::encode_uri_component(id)),
+        None,
+    )
+    .await
 }
 
 /// The limits the server enforces, so validation in the page matches the server's.
 pub async fn limits() -> Result<Limits, ApiError> {
-    let response = RequestBuilder::new("/healthz").send().await.map_err(transport_error)?;
-    let health: Health = response.json().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    let response = RequestBuilder::new("/healthz")
+        .send()
+        .await
+        .map_err(transport_error)?;
+    let health: Health = response
+        .json()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
     Ok(health.limits)
 }
 
 /// Cancels a streaming run on the server (closing the stream would too; this is immediate).
 pub async fn cancel(run_id: &str) -> Result<(), ApiError> {
-    send(Method::DELETE, &format!("/runs/{}", js_sys::encode_uri_component(run_id)), None, None).await.map(|_| ())
+    send(
+        Method::DELETE,
+        &format!("/runs/{}", js_sys::encode_uri_component(run_id)),
+        None,
+        None,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Runs a spec with progress: `on_run_id` gets the run's id, `on_event` each event before the
@@ -180,13 +261,23 @@ pub async fn run_stream(
     if let Some(id) = response.headers().get("X-Run-Id") {
         on_run_id(id);
     }
-    let body = response.body().ok_or_else(|| ApiError::Network("empty stream".into()))?;
+    let body = response
+        .body()
+        .ok_or_else(|| ApiError::Network("empty stream".into()))?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut decoder = sse::Decoder::default();
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_error(&e))?;
-        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
-            return Err(ApiError::Network("the stream ended before the run finished".into()));
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| js_error(&e))?;
+        if Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true)
+        {
+            return Err(ApiError::Network(
+                "the stream ended before the run finished".into(),
+            ));
         }
         let bytes = Reflect::get(&chunk, &"value".into()).map_err(|e| js_error(&e))?;
         for frame in decoder.push(&bytes.unchecked_into::<Uint8Array>().to_vec()) {
@@ -199,12 +290,19 @@ pub async fn run_stream(
 }
 
 /// Passes progress on; `Some` when the frame ends the run.
-fn handle_frame(frame: sse::Frame, on_event: &impl Fn(RunEvent)) -> Option<Result<RunResult, ApiError>> {
+fn handle_frame(
+    frame: sse::Frame,
+    on_event: &impl Fn(RunEvent),
+) -> Option<Result<RunResult, ApiError>> {
     if frame.event == "error" {
         let body = serde_json::from_str::<ErrorBody>(&frame.data).ok()?;
         return Some(Err(match body.error.code.as_str() {
             "cancelled" => ApiError::Cancelled,
-            _ => ApiError::Server { status: 200, code: body.error.code, message: body.error.message },
+            _ => ApiError::Server {
+                status: 200,
+                code: body.error.code,
+                message: body.error.message,
+            },
         }));
     }
     match serde_json::from_str::<RunEvent>(&frame.data) {
@@ -218,7 +316,10 @@ fn handle_frame(frame: sse::Frame, on_event: &impl Fn(RunEvent)) -> Option<Resul
 }
 
 fn js_error(e: &wasm_bindgen::JsValue) -> ApiError {
-    let name = Reflect::get(e, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
+    let name = Reflect::get(e, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default();
     if name == "AbortError" {
         ApiError::Cancelled
     } else {

@@ -27,7 +27,10 @@ pub enum RunPhase {
     Idle,
     Running(Progress),
     /// The server said 429: a countdown, then the same run again.
-    Waiting { seconds_left: u32, message: String },
+    Waiting {
+        seconds_left: u32,
+        message: String,
+    },
     Failed(String),
     Cancelled,
     Done,
@@ -183,8 +186,14 @@ impl State {
                 self.run = RunPhase::Done;
             }
             Err(ApiError::Cancelled) => self.run = RunPhase::Cancelled,
-            Err(ApiError::Busy { retry_after, message }) => {
-                self.run = RunPhase::Waiting { seconds_left: retry_after.max(1), message };
+            Err(ApiError::Busy {
+                retry_after,
+                message,
+            }) => {
+                self.run = RunPhase::Waiting {
+                    seconds_left: retry_after.max(1),
+                    message,
+                };
             }
             Err(ApiError::Invalid { message, fields }) => {
                 self.issues = fields;

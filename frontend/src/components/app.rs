@@ -21,8 +21,14 @@ use crate::state::{Action, Pane, Remote, State};
 
 fn location() -> (String, String) {
     let loc = web_sys::window().map(|w| w.location());
-    let origin = loc.as_ref().and_then(|l| l.origin().ok()).unwrap_or_default();
-    let page = loc.as_ref().map(|l| format!("{}{}", origin, l.pathname().unwrap_or_default())).unwrap_or_default();
+    let origin = loc
+        .as_ref()
+        .and_then(|l| l.origin().ok())
+        .unwrap_or_default();
+    let page = loc
+        .as_ref()
+        .map(|l| format!("{}{}", origin, l.pathname().unwrap_or_default()))
+        .unwrap_or_default();
     let hash = loc.and_then(|l| l.hash().ok()).unwrap_or_default();
     (page, hash)
 }
@@ -30,7 +36,12 @@ fn location() -> (String, String) {
 /// `#bench=10000` opens the tree diff benchmark instead of the playground.
 #[function_component]
 pub fn App() -> Html {
-    let bench = use_state(|| location().1.strip_prefix("#bench=").and_then(|n| n.parse::<usize>().ok()));
+    let bench = use_state(|| {
+        location()
+            .1
+            .strip_prefix("#bench=")
+            .and_then(|n| n.parse::<usize>().ok())
+    });
     match *bench {
         Some(entries) => html! { <Bench {entries} /> },
         None => html! { <Playground /> },
@@ -67,7 +78,10 @@ fn Playground() -> Html {
         Callback::from(move |_| d.dispatch(Action::ShowPane(pane)))
     };
     let (page, _) = location();
-    let origin = page.rsplit_once('/').map(|(o, _)| o.to_string()).unwrap_or_default();
+    let origin = page
+        .rsplit_once('/')
+        .map(|(o, _)| o.to_string())
+        .unwrap_or_default();
     let link = format!("{page}#{}", share::to_fragment(&current_link(&state, true)));
     let issues = Rc::new(state.issues.clone());
     let broken = state.spec.is_none();
@@ -125,7 +139,10 @@ fn Playground() -> Html {
 }
 
 /// Loads a lesson into the composer, and runs it when `run` is given.
-fn open_preset(dispatcher: UseReducerDispatcher<State>, run: Option<Callback<String>>) -> Callback<String> {
+fn open_preset(
+    dispatcher: UseReducerDispatcher<State>,
+    run: Option<Callback<String>>,
+) -> Callback<String> {
     Callback::from(move |id: String| {
         let (dispatcher, run) = (dispatcher.clone(), run.clone());
         wasm_bindgen_futures::spawn_local(async move {
@@ -146,11 +163,17 @@ fn open_preset(dispatcher: UseReducerDispatcher<State>, run: Option<Callback<Str
 
 /// On first render: the gallery, the server's limits, and the experiment a pasted link carries.
 #[hook]
-fn use_initial_load(state: &UseReducerHandle<State>, start: Callback<String>, link_ready: UseStateSetter<bool>) {
+fn use_initial_load(
+    state: &UseReducerHandle<State>,
+    start: Callback<String>,
+    link_ready: UseStateSetter<bool>,
+) {
     let dispatcher = state.dispatcher();
     use_effect_with((), move |_| {
         let d = dispatcher.clone();
-        wasm_bindgen_futures::spawn_local(async move { d.dispatch(Action::PresetsLoaded(api::presets().await)) });
+        wasm_bindgen_futures::spawn_local(async move {
+            d.dispatch(Action::PresetsLoaded(api::presets().await))
+        });
         let d = dispatcher.clone();
         wasm_bindgen_futures::spawn_local(async move {
             if let Ok(limits) = api::limits().await {
@@ -158,11 +181,15 @@ fn use_initial_load(state: &UseReducerHandle<State>, start: Callback<String>, li
             }
         });
         match share::from_fragment(&location().1) {
-            Some(Link { shared: Shared::Preset(id), run }) => {
+            Some(Link {
+                shared: Shared::Preset(id),
+                run,
+            }) => {
                 wasm_bindgen_futures::spawn_local(async move {
                     match api::preset(&id).await {
                         Ok(preset) => {
-                            let text = serde_json::to_string_pretty(&preset.spec).unwrap_or_default();
+                            let text =
+                                serde_json::to_string_pretty(&preset.spec).unwrap_or_default();
                             dispatcher.dispatch(Action::OpenPreset(preset));
                             if run {
                                 start.emit(text);
@@ -173,7 +200,10 @@ fn use_initial_load(state: &UseReducerHandle<State>, start: Callback<String>, li
                     link_ready.set(true);
                 });
             }
-            Some(Link { shared: Shared::Spec(text), run }) => {
+            Some(Link {
+                shared: Shared::Spec(text),
+                run,
+            }) => {
                 dispatcher.dispatch(Action::Edit(text.clone()));
                 dispatcher.dispatch(Action::ShowPane(Pane::Compose));
                 if run {
@@ -191,8 +221,13 @@ fn use_initial_load(state: &UseReducerHandle<State>, start: Callback<String>, li
 fn use_gallery_timing(ready: bool) {
     use_effect_with(ready, |ready| {
         let window = web_sys::window();
-        let now = window.as_ref().and_then(|w| w.performance()).map(|p| p.now());
-        let root = window.and_then(|w| w.document()).and_then(|d| d.document_element());
+        let now = window
+            .as_ref()
+            .and_then(|w| w.performance())
+            .map(|p| p.now());
+        let root = window
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element());
         if let (true, Some(now), Some(root)) = (*ready, now, root) {
             if !root.has_attribute("data-gallery-ms") {
                 let _ = root.set_attribute("data-gallery-ms", &format!("{now:.1}"));

@@ -17,11 +17,28 @@ pub struct BenchProps {
 }
 
 fn now() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or(0.0)
 }
 
 fn entry(path: String, kind: FileKind, size: u64) -> TreeEntry {
-    TreeEntry { path, kind, size, mode: 0o644, uid: 0, gid: 0, owner: "root".into(), link_target: None, preview: None, layer: None, whiteout: false, opaque: false, mount_point: false }
+    TreeEntry {
+        path,
+        kind,
+        size,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        owner: "root".into(),
+        link_target: None,
+        preview: None,
+        layer: None,
+        whiteout: false,
+        opaque: false,
+        mount_point: false,
+    }
 }
 
 /// `n` entries in directories of 100; the right side changes, drops and adds about 1% each.
@@ -37,12 +54,24 @@ fn synthetic(n: usize, right: bool) -> Side {
             continue;
         }
         let size = if right && i % 89 == 0 { 2 } else { 1 };
-        entries.push(entry(format!("/d{dir:03}/f{file:02}"), FileKind::File, size));
+        entries.push(entry(
+            format!("/d{dir:03}/f{file:02}"),
+            FileKind::File,
+            size,
+        ));
         if right && i % 101 == 0 {
             entries.push(entry(format!("/d{dir:03}/new{file:02}"), FileKind::File, 1));
         }
     }
-    Side { tree: Rc::new(Tree { root: "/".into(), error: None, entries, truncated: false }), mounts: Rc::new(vec![]) }
+    Side {
+        tree: Rc::new(Tree {
+            root: "/".into(),
+            error: None,
+            entries,
+            truncated: false,
+        }),
+        mounts: Rc::new(vec![]),
+    }
 }
 
 #[function_component]
@@ -51,7 +80,8 @@ pub fn Bench(props: &BenchProps) -> Html {
     let started = use_mut_ref(|| Cell::new(0.0));
     let diffed = use_mut_ref(|| Cell::new(0.0));
     {
-        let (rows, started, diffed, n) = (rows.clone(), started.clone(), diffed.clone(), props.entries);
+        let (rows, started, diffed, n) =
+            (rows.clone(), started.clone(), diffed.clone(), props.entries);
         use_effect_with((), move |_| {
             let (left, right) = (synthetic(n, false), synthetic(n, true));
             started.borrow().set(now());
@@ -75,9 +105,11 @@ pub fn Bench(props: &BenchProps) -> Html {
                         record("paintMs", now() - t0);
                         record("done", 1.0);
                     });
-                    let _ = web_sys::window().map(|w| w.request_animation_frame(again.unchecked_ref()));
+                    let _ =
+                        web_sys::window().map(|w| w.request_animation_frame(again.unchecked_ref()));
                 });
-                let _ = web_sys::window().map(|w| w.request_animation_frame(painted.unchecked_ref()));
+                let _ =
+                    web_sys::window().map(|w| w.request_animation_frame(painted.unchecked_ref()));
             }
         });
     }
@@ -93,11 +125,23 @@ pub fn Bench(props: &BenchProps) -> Html {
 }
 
 fn record(key: &str, value: f64) {
-    let el = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("bench-result"));
+    let el = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("bench-result"));
     if let Some(el) = el {
-        let _ = el.set_attribute(&format!("data-{}", key.to_lowercase()), &format!("{value:.1}"));
+        let _ = el.set_attribute(
+            &format!("data-{}", key.to_lowercase()),
+            &format!("{value:.1}"),
+        );
         if key == "done" {
-            let text = ["diffms", "domms", "paintms"].map(|k| format!("{k}={}", el.get_attribute(&format!("data-{k}")).unwrap_or_default())).join(" ");
+            let text = ["diffms", "domms", "paintms"]
+                .map(|k| {
+                    format!(
+                        "{k}={}",
+                        el.get_attribute(&format!("data-{k}")).unwrap_or_default()
+                    )
+                })
+                .join(" ");
             el.set_text_content(Some(&text));
         }
     }

@@ -29,15 +29,22 @@ pub fn Compare(props: &CompareProps) -> Html {
     let Some((left, right)) = props.pair.clone() else {
         return html! { <p class="muted">{ "This run took no snapshot: add a snapshot step to see file trees and mount tables." }</p> };
     };
-    let label = |side: &SideRef| choices.iter().find(|(s, _)| s == side).map(|(_, l)| l.clone()).unwrap_or_default();
+    let label = |side: &SideRef| {
+        choices
+            .iter()
+            .find(|(s, _)| s == side)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default()
+    };
     let rows = {
         let result = props.result.clone();
-        use_memo((left.clone(), right.clone(), Rc::as_ptr(&result) as usize), move |(l, r, _)| {
-            match (compare::resolve(&result, l), compare::resolve(&result, r)) {
+        use_memo(
+            (left.clone(), right.clone(), Rc::as_ptr(&result) as usize),
+            move |(l, r, _)| match (compare::resolve(&result, l), compare::resolve(&result, r)) {
                 (Some(a), Some(b)) => tree::diff(&a, &b),
                 _ => Vec::new(),
-            }
-        })
+            },
+        )
     };
     let rows = Rc::new((*rows).clone());
     let (left_mounts, right_mounts) = mount_rows(props, &left, &right);
@@ -74,9 +81,17 @@ fn quick(props: &CompareProps, left: &SideRef, right: &SideRef) -> Html {
     }
 }
 
-fn picker(id: &str, label: &str, choices: &[(SideRef, String)], current: &SideRef, on_pick: Callback<SideRef>) -> Html {
+fn picker(
+    id: &str,
+    label: &str,
+    choices: &[(SideRef, String)],
+    current: &SideRef,
+    on_pick: Callback<SideRef>,
+) -> Html {
     let onchange = Callback::from(move |e: Event| {
-        if let Some(side) = SideRef::from_key(&e.target_unchecked_into::<HtmlSelectElement>().value()) {
+        if let Some(side) =
+            SideRef::from_key(&e.target_unchecked_into::<HtmlSelectElement>().value())
+        {
             on_pick.emit(side);
         }
     });
@@ -92,7 +107,11 @@ fn picker(id: &str, label: &str, choices: &[(SideRef, String)], current: &SideRe
 }
 
 /// Both mount tables, each marked against the other; host tables also get their leaks.
-fn mount_rows(props: &CompareProps, left: &SideRef, right: &SideRef) -> (Option<Vec<MountRow>>, Option<Vec<MountRow>>) {
+fn mount_rows(
+    props: &CompareProps,
+    left: &SideRef,
+    right: &SideRef,
+) -> (Option<Vec<MountRow>>, Option<Vec<MountRow>>) {
     let l = compare::mounts(&props.result, left);
     let r = compare::mounts(&props.result, right);
     let (mut lr, mut rr) = match (l, r) {

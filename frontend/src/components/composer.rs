@@ -46,7 +46,11 @@ pub fn Composer(props: &ComposerProps) -> Html {
             serde_json::to_string_pretty(&next).unwrap_or_default()
         })
     };
-    let ctx = Ctx { doc: doc.clone(), issues: props.issues.clone(), apply };
+    let ctx = Ctx {
+        doc: doc.clone(),
+        issues: props.issues.clone(),
+        apply,
+    };
     html! {
         <form class="composer" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())} aria-label="Experiment form">
             { ctx.field("title", "Title", Kind::Text, &[]) }
@@ -80,7 +84,10 @@ impl Ctx {
     }
 
     fn list(&self, path: &str) -> Vec<Value> {
-        form::get(&self.doc, path).and_then(Value::as_array).cloned().unwrap_or_default()
+        form::get(&self.doc, path)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Problems reported at the item itself (`steps[2]`), shown on its card.
@@ -142,7 +149,12 @@ impl Ctx {
         let layers = self.list("layers");
         let add = self.apply.reform({
             let n = layers.len();
-            move |_| Edit::Push("layers".into(), serde_json::json!({ "name": format!("L{}", n + 1), "entries": [] }))
+            move |_| {
+                Edit::Push(
+                    "layers".into(),
+                    serde_json::json!({ "name": format!("L{}", n + 1), "entries": [] }),
+                )
+            }
         });
         html! {
             <fieldset class="layers">
@@ -169,10 +181,18 @@ impl Ctx {
         let steps = self.list("steps");
         let pick = {
             let new_op = new_op.clone();
-            Callback::from(move |e: Event| new_op.set(e.target_unchecked_into::<HtmlSelectElement>().value()))
+            Callback::from(move |e: Event| {
+                new_op.set(e.target_unchecked_into::<HtmlSelectElement>().value())
+            })
         };
         let add = self.apply.reform({
-            let (op, actor) = ((**new_op).clone(), form::actors_before(&self.doc, steps.len()).last().cloned().unwrap_or_default());
+            let (op, actor) = (
+                (**new_op).clone(),
+                form::actors_before(&self.doc, steps.len())
+                    .last()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
             move |_| Edit::Push("steps".into(), form::step_template(&op, &actor))
         });
         html! {

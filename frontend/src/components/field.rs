@@ -28,7 +28,11 @@ pub struct FieldProps {
 #[function_component]
 pub fn Field(props: &FieldProps) -> Html {
     let id = fields::dom_id(&props.path);
-    let errors: Vec<&FieldError> = props.issues.iter().filter(|e| fields::owns(&props.path, &e.field)).collect();
+    let errors: Vec<&FieldError> = props
+        .issues
+        .iter()
+        .filter(|e| fields::owns(&props.path, &e.field))
+        .collect();
     let invalid = !errors.is_empty();
     let err_id = format!("{id}-err");
     let control = control(props, &id, invalid, &err_id);
@@ -55,7 +59,9 @@ fn hint(kind: Kind) -> Html {
 
 fn setter(props: &FieldProps, kind: Kind) -> Callback<String> {
     let path = props.path.clone();
-    props.on_set.reform(move |text: String| (path.clone(), form::parse_input(kind, &text)))
+    props
+        .on_set
+        .reform(move |text: String| (path.clone(), form::parse_input(kind, &text)))
 }
 
 fn control(props: &FieldProps, id: &str, invalid: bool, err_id: &str) -> Html {
@@ -66,21 +72,35 @@ fn control(props: &FieldProps, id: &str, invalid: bool, err_id: &str) -> Html {
     let invalid_attr = invalid.then_some("true");
     match kind {
         Kind::LongText => {
-            let oninput = set.reform(|e: InputEvent| e.target_unchecked_into::<HtmlTextAreaElement>().value());
+            let oninput = set
+                .reform(|e: InputEvent| e.target_unchecked_into::<HtmlTextAreaElement>().value());
             html! { <textarea id={id.to_string()} rows="2" value={text} {oninput} aria-invalid={invalid_attr} aria-describedby={described} /> }
         }
         Kind::Bool => {
-            let checked = props.value.as_ref().and_then(Value::as_bool).unwrap_or(default_bool(&props.path));
-            let onchange = set.reform(|e: Event| e.target_unchecked_into::<HtmlInputElement>().checked().to_string());
+            let checked = props
+                .value
+                .as_ref()
+                .and_then(Value::as_bool)
+                .unwrap_or(default_bool(&props.path));
+            let onchange = set.reform(|e: Event| {
+                e.target_unchecked_into::<HtmlInputElement>()
+                    .checked()
+                    .to_string()
+            });
             html! { <input type="checkbox" id={id.to_string()} {checked} {onchange} aria-invalid={invalid_attr} /> }
         }
         Kind::Actor | Kind::Choice(_) => select(props, id, &text, set, invalid_attr),
         Kind::Multi(options) => multi(props, id, options),
         _ => {
-            let oninput = set.reform(|e: InputEvent| e.target_unchecked_into::<HtmlInputElement>().value());
-            let mode = if matches!(kind, Kind::Number) { "numeric" } else { "text" };
+            let oninput =
+                set.reform(|e: InputEvent| e.target_unchecked_into::<HtmlInputElement>().value());
+            let mode = if matches!(kind, Kind::Number) {
+                "numeric"
+            } else {
+                "text"
+            };
             html! { <input type="text" inputmode={mode} id={id.to_string()} value={text} {oninput} spellcheck="false"
-                aria-invalid={invalid_attr} aria-describedby={described} /> }
+            aria-invalid={invalid_attr} aria-describedby={described} /> }
         }
     }
 }
@@ -90,7 +110,13 @@ fn default_bool(path: &str) -> bool {
     path.ends_with(".recursive")
 }
 
-fn select(props: &FieldProps, id: &str, current: &str, set: Callback<String>, invalid: Option<&'static str>) -> Html {
+fn select(
+    props: &FieldProps,
+    id: &str,
+    current: &str,
+    set: Callback<String>,
+    invalid: Option<&'static str>,
+) -> Html {
     let mut options: Vec<String> = match props.kind {
         Kind::Choice(list) => list.iter().map(|s| s.to_string()).collect(),
         _ => (*props.actors).clone(),
@@ -112,7 +138,16 @@ fn select(props: &FieldProps, id: &str, current: &str, set: Callback<String>, in
 }
 
 fn multi(props: &FieldProps, id: &str, options: &'static [&'static str]) -> Html {
-    let chosen: Vec<String> = props.value.as_ref().and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let chosen: Vec<String> = props
+        .value
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     html! {
         <span class="multi" id={id.to_string()} tabindex="-1">
             { for options.iter().map(|o| {

@@ -19,9 +19,15 @@ pub struct GalleryProps {
 #[function_component]
 pub fn Gallery(props: &GalleryProps) -> Html {
     let list = match &props.presets {
-        Remote::Loading => return html! { <p class="muted" aria-busy="true">{ "Loading lessons…" }</p> },
-        Remote::Failed(e) => return html! { <p class="error" role="alert">{ format!("Could not load the lessons: {e}") }</p> },
-        Remote::Ready(list) if list.is_empty() => return html! { <p class="muted">{ "The server offers no lessons yet: compose an experiment instead." }</p> },
+        Remote::Loading => {
+            return html! { <p class="muted" aria-busy="true">{ "Loading lessons…" }</p> }
+        }
+        Remote::Failed(e) => {
+            return html! { <p class="error" role="alert">{ format!("Could not load the lessons: {e}") }</p> }
+        }
+        Remote::Ready(list) if list.is_empty() => {
+            return html! { <p class="muted">{ "The server offers no lessons yet: compose an experiment instead." }</p> }
+        }
         Remote::Ready(list) => list,
     };
     html! {

@@ -13,7 +13,9 @@ pub struct JsonEditorProps {
 
 #[function_component]
 pub fn JsonEditor(props: &JsonEditorProps) -> Html {
-    let oninput = props.on_edit.reform(|e: InputEvent| e.target_unchecked_into::<HtmlTextAreaElement>().value());
+    let oninput = props
+        .on_edit
+        .reform(|e: InputEvent| e.target_unchecked_into::<HtmlTextAreaElement>().value());
     let format = {
         let text = props.text.clone();
         props.on_edit.reform(move |_| {

@@ -7,11 +7,31 @@ pub fn Legend() -> Html {
     let items = [
         ("added", "added", "only on the right"),
         ("removed", "removed", "only on the left"),
-        ("changed", "changed", "on both, different (content, mode, owner, layer, mount)"),
-        ("hidden", "hidden by a mount", "still on disk, covered by a mount on the right"),
-        ("ghost", "whiteout", "a deletion marker in a layer: hides the path below"),
-        ("opaque", "opaque dir", "hides everything lower layers hold there"),
-        ("leak", "leaked mount", "a container's mount that reached the host"),
+        (
+            "changed",
+            "changed",
+            "on both, different (content, mode, owner, layer, mount)",
+        ),
+        (
+            "hidden",
+            "hidden by a mount",
+            "still on disk, covered by a mount on the right",
+        ),
+        (
+            "ghost",
+            "whiteout",
+            "a deletion marker in a layer: hides the path below",
+        ),
+        (
+            "opaque",
+            "opaque dir",
+            "hides everything lower layers hold there",
+        ),
+        (
+            "leak",
+            "leaked mount",
+            "a container's mount that reached the host",
+        ),
     ];
     html! {
         <ul class="legend" aria-label="Legend">

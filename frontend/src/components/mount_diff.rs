@@ -16,7 +16,11 @@ pub struct MountDiffProps {
 
 #[function_component]
 pub fn MountDiff(props: &MountDiffProps) -> Html {
-    let rows = props.left.iter().flatten().chain(props.right.iter().flatten());
+    let rows = props
+        .left
+        .iter()
+        .flatten()
+        .chain(props.right.iter().flatten());
     let leaks: Vec<&String> = rows.filter_map(|r| r.leak.as_ref()).collect();
     let mut seen = Vec::new();
     html! {
@@ -36,6 +40,9 @@ fn table(label: &str, rows: Option<&[MountRow]>) -> Html {
     let Some(rows) = rows else {
         return html! { <div class="mount-table"><h4>{ label }</h4><p class="muted">{ "A layer is a plain directory: it has no mount table of its own." }</p></div> };
     };
+    if rows.is_empty() {
+        return html! { <div class="mount-table"><h4>{ label }</h4><p class="muted">{ "No mount is visible from this root: every mount point lies outside it." }</p></div> };
+    }
     html! {
         <div class="mount-table">
             <h4>{ label }</h4>
@@ -55,7 +62,11 @@ fn table(label: &str, rows: Option<&[MountRow]>) -> Html {
 fn row(r: &MountRow) -> Html {
     let change = r.change.css();
     let m = &r.entry;
-    let tree = if r.depth == 0 { String::new() } else { format!("{}└─", "  ".repeat(r.depth - 1)) };
+    let tree = if r.depth == 0 {
+        String::new()
+    } else {
+        format!("{}└─", "  ".repeat(r.depth - 1))
+    };
     html! {
         <tr class={classes!(change, r.leak.is_some().then_some("leak"))} data-target={m.target.clone()} title={r.leak.clone()}>
             <td class="target" title={m.target.clone()}><span class="tree-lines">{ tree }</span>{ &m.target }

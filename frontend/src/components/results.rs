@@ -21,7 +21,11 @@ pub struct ResultsProps {
 #[function_component]
 pub fn Results(props: &ResultsProps) -> Html {
     let r = &props.result;
-    let refused = r.steps.iter().filter(|s| matches!(s.outcome, rootlab_shared::result::StepOutcome::Error(_))).count();
+    let refused = r
+        .steps
+        .iter()
+        .filter(|s| matches!(s.outcome, rootlab_shared::result::StepOutcome::Error(_)))
+        .count();
     let on_snapshot = {
         let (result, on_compare) = (r.clone(), props.on_compare.clone());
         Callback::from(move |n: usize| {

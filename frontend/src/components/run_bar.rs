@@ -34,14 +34,21 @@ fn status(phase: &RunPhase) -> Html {
     match phase {
         RunPhase::Idle => html! { <span class="muted">{ "Not run yet." }</span> },
         RunPhase::Running(p) => running(p),
-        RunPhase::Waiting { seconds_left, message } => html! {
+        RunPhase::Waiting {
+            seconds_left,
+            message,
+        } => html! {
             <span class="waiting" data-state="waiting">
                 <strong>{ "The server is busy (HTTP 429): " }</strong>{ message.trim_end_matches('.') }
                 { format!(". Your run is not lost: trying again in {seconds_left} s…") }
             </span>
         },
-        RunPhase::Failed(message) => html! { <span class="error" data-state="failed">{ message }</span> },
-        RunPhase::Cancelled => html! { <span class="muted" data-state="cancelled">{ "Cancelled: the sandbox was killed." }</span> },
+        RunPhase::Failed(message) => {
+            html! { <span class="error" data-state="failed">{ message }</span> }
+        }
+        RunPhase::Cancelled => {
+            html! { <span class="muted" data-state="cancelled">{ "Cancelled: the sandbox was killed." }</span> }
+        }
         RunPhase::Done => html! { <span class="ok" data-state="done">{ "Done." }</span> },
     }
 }
@@ -52,7 +59,11 @@ fn running(p: &Progress) -> Html {
     }
     let total = p.total.unwrap_or(0);
     let done = p.finished.len();
-    let current = p.current.as_ref().map(|(i, op, actor)| format!("step {} of {total}: {op} in {actor}", i + 1)).unwrap_or_else(|| "starting the sandbox".into());
+    let current = p
+        .current
+        .as_ref()
+        .map(|(i, op, actor)| format!("step {} of {total}: {op} in {actor}", i + 1))
+        .unwrap_or_else(|| "starting the sandbox".into());
     html! {
         <span class="running" data-state="running">
             <progress max={total.max(1).to_string()} value={done.to_string()} aria-label="Steps done" />

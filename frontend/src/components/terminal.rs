@@ -16,7 +16,19 @@ pub struct TerminalProps {
 pub fn Terminal(props: &TerminalProps) -> Html {
     let o = &props.output;
     let prompt = props.actor.as_deref().unwrap_or("$");
-    let argv: Vec<String> = o.argv.iter().map(|a| if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:".contains(c)) { a.clone() } else { shell_quote(a) }).collect();
+    let argv: Vec<String> = o
+        .argv
+        .iter()
+        .map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:".contains(c))
+            {
+                a.clone()
+            } else {
+                shell_quote(a)
+            }
+        })
+        .collect();
     let status = match (&o.exit_code, &o.signal) {
         (_, Some(sig)) => format!("killed by {sig}"),
         (Some(0), _) => "exit 0".to_string(),

@@ -72,7 +72,9 @@ fn outcome(o: &StepOutcome) -> Html {
                 <p class="why">{ &e.explanation }</p>
             </div>
         },
-        StepOutcome::Skipped { reason } => html! { <p class="muted">{ format!("Not run: {reason}") }</p> },
+        StepOutcome::Skipped { reason } => {
+            html! { <p class="muted">{ format!("Not run: {reason}") }</p> }
+        }
     }
 }
 
@@ -88,7 +90,11 @@ fn details(d: &StepDetails) -> Html {
                 { for ldd.iter().map(|o| html! { <Terminal output={o.clone()} /> }) }
             </details>
         },
-        StepDetails::Escape { escaped, root_listing, trace } => html! {
+        StepDetails::Escape {
+            escaped,
+            root_listing,
+            trace,
+        } => html! {
             <div class={classes!("escape", if *escaped { "escaped" } else { "contained" })}>
                 <p><strong>{ if *escaped { "Escaped: the process climbed out of its root." } else { "Contained: there was nothing to climb back to." } }</strong></p>
                 <p>{ "ls / afterwards: " }<code>{ root_listing.join("  ") }</code></p>

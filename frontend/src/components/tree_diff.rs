@@ -39,8 +39,15 @@ pub fn TreeDiff(props: &TreeDiffProps) -> Html {
         use_effect_with(props.rows.clone(), move |_| toggled.set(HashSet::new()));
     }
     let open_all = props.expand_all || props.rows.len() <= OPEN_ALL_BELOW;
-    let collapsed = |row: &Row| (!open_all && !row.changes_below && row.change == Change::Same) != toggled.contains(&row.rel);
-    let visible = if open_all && toggled.is_empty() { props.rows.iter().collect() } else { tree::visible(&props.rows, &collapsed) };
+    let collapsed = |row: &Row| {
+        (!open_all && !row.changes_below && row.change == Change::Same)
+            != toggled.contains(&row.rel)
+    };
+    let visible = if open_all && toggled.is_empty() {
+        props.rows.iter().collect()
+    } else {
+        tree::visible(&props.rows, &collapsed)
+    };
     let toggle = {
         let toggled = toggled.clone();
         Callback::from(move |rel: String| {
@@ -54,10 +61,16 @@ pub fn TreeDiff(props: &TreeDiffProps) -> Html {
     let summary = tree::summary(&props.rows);
     let total = visible.len();
     let virtual_rows = total > VIRTUAL_ABOVE;
-    let (first, last) = if virtual_rows { window(*scroll_top, total) } else { (0, total) };
+    let (first, last) = if virtual_rows {
+        window(*scroll_top, total)
+    } else {
+        (0, total)
+    };
     let onscroll = {
         let scroll_top = scroll_top.clone();
-        Callback::from(move |e: Event| scroll_top.set(e.target_unchecked_into::<web_sys::Element>().scroll_top() as f64))
+        Callback::from(move |e: Event| {
+            scroll_top.set(e.target_unchecked_into::<web_sys::Element>().scroll_top() as f64)
+        })
     };
     let spacer = |rows: usize| html! { <tr class="spacer" aria-hidden="true" style={format!("height:{}px", rows as f64 * ROW_PX)}><td colspan="2" /></tr> };
     html! {
@@ -109,14 +122,19 @@ fn row_html(row: &Row, collapsed: bool, toggle: &Callback<String>) -> Html {
     }
 }
 
-fn cell(row: &Row, entry: Option<&TreeEntry>, collapsed: bool, toggle: Option<&Callback<String>>) -> Html {
+fn cell(
+    row: &Row,
+    entry: Option<&TreeEntry>,
+    collapsed: bool,
+    toggle: Option<&Callback<String>>,
+) -> Html {
     let indent = format!("padding-left:{}rem", row.depth as f32 * 1.1);
     let twisty = match toggle {
         Some(toggle) if row.is_dir => {
             let rel = row.rel.clone();
             let onclick = toggle.reform(move |_| rel.clone());
             html! { <button type="button" class="twisty" {onclick} aria-expanded={(!collapsed).to_string()}
-                aria-label={format!("{} {}", if collapsed { "Expand" } else { "Collapse" }, row.rel)}>{ if collapsed { "▸" } else { "▾" } }</button> }
+            aria-label={format!("{} {}", if collapsed { "Expand" } else { "Collapse" }, row.rel)}>{ if collapsed { "▸" } else { "▾" } }</button> }
         }
         _ => html! { <span class="twisty-space" /> },
     };

@@ -21,7 +21,11 @@ pub fn use_link_sync(state: &UseReducerHandle<State>, enabled: bool) {
         if let (Some(fragment), Some(window)) = (fragment, web_sys::window()) {
             if let Ok(history) = window.history() {
                 // replaceState: editing must not flood the back button with entries.
-                let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("#{fragment}")));
+                let _ = history.replace_state_with_url(
+                    &wasm_bindgen::JsValue::NULL,
+                    "",
+                    Some(&format!("#{fragment}")),
+                );
             }
         }
     });

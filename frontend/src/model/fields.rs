@@ -60,7 +60,11 @@ pub fn human(path: &str) -> String {
             let numbers: Vec<String> = indexes
                 .split('[')
                 .map(|i| i.trim_end_matches(']'))
-                .map(|i| i.parse::<usize>().map(|n| (n + 1).to_string()).unwrap_or(i.to_string()))
+                .map(|i| {
+                    i.parse::<usize>()
+                        .map(|n| (n + 1).to_string())
+                        .unwrap_or(i.to_string())
+                })
                 .collect();
             parts.push(format!("{singular} {}", numbers.join(", ")));
         }
@@ -76,7 +80,10 @@ mod tests {
     fn dom_ids_follow_json_paths() {
         assert_eq!(dom_id("steps[2].target"), "f-steps-2-target");
         assert_eq!(dom_id("host.files[0].path"), "f-host-files-0-path");
-        assert_eq!(dom_id("layers[1].entries[3].path"), "f-layers-1-entries-3-path");
+        assert_eq!(
+            dom_id("layers[1].entries[3].path"),
+            "f-layers-1-entries-3-path"
+        );
         assert_eq!(dom_id("steps[0].in"), "f-steps-0-in");
     }
 
@@ -101,7 +108,10 @@ mod tests {
     #[test]
     fn paths_read_like_words() {
         assert_eq!(human("steps[2].target"), "step 3 › target");
-        assert_eq!(human("layers[0].entries[4].path"), "layer 1 › entry 5 › path");
+        assert_eq!(
+            human("layers[0].entries[4].path"),
+            "layer 1 › entry 5 › path"
+        );
         assert_eq!(human(""), "the document");
     }
 }

@@ -25,8 +25,24 @@ pub enum Kind {
 }
 
 pub const OPS: &[&str] = &[
-    "container", "tmpfs", "bind", "overlay", "proc", "remount_readonly", "umount", "make_propagation",
-    "build_rootfs", "chroot", "pivot_root", "write", "delete", "mkdir", "run", "escape", "exit", "snapshot",
+    "container",
+    "tmpfs",
+    "bind",
+    "overlay",
+    "proc",
+    "remount_readonly",
+    "umount",
+    "make_propagation",
+    "build_rootfs",
+    "chroot",
+    "pivot_root",
+    "write",
+    "delete",
+    "mkdir",
+    "run",
+    "escape",
+    "exit",
+    "snapshot",
 ];
 pub const PROPAGATIONS: &[&str] = &["shared", "private", "slave", "unbindable"];
 pub const IMAGES: &[&str] = &["tools", "busybox"];
@@ -39,21 +55,60 @@ pub fn step_fields(op: &str) -> &'static [(&'static str, Kind)] {
     use Kind::*;
     match op {
         "container" => &[("name", Text), ("namespaces", Multi(NAMESPACES))],
-        "tmpfs" => &[("in", Actor), ("target", Text), ("source", OptText), ("size", Number), ("mode", Mode), ("flags", Multi(FLAGS))],
-        "bind" => &[("in", Actor), ("source", Text), ("target", Text), ("readonly", Bool), ("recursive", Bool)],
-        "overlay" => &[("in", Actor), ("target", Text), ("lowers", List), ("upper", OptText)],
+        "tmpfs" => &[
+            ("in", Actor),
+            ("target", Text),
+            ("source", OptText),
+            ("size", Number),
+            ("mode", Mode),
+            ("flags", Multi(FLAGS)),
+        ],
+        "bind" => &[
+            ("in", Actor),
+            ("source", Text),
+            ("target", Text),
+            ("readonly", Bool),
+            ("recursive", Bool),
+        ],
+        "overlay" => &[
+            ("in", Actor),
+            ("target", Text),
+            ("lowers", List),
+            ("upper", OptText),
+        ],
         "proc" | "remount_readonly" => &[("in", Actor), ("target", Text)],
         "umount" => &[("in", Actor), ("target", Text), ("detach", Bool)],
-        "make_propagation" => &[("in", Actor), ("target", Text), ("propagation", Choice(PROPAGATIONS)), ("recursive", Bool)],
-        "build_rootfs" => &[("in", Actor), ("dir", Text), ("programs", List), ("skip_libraries", Bool)],
+        "make_propagation" => &[
+            ("in", Actor),
+            ("target", Text),
+            ("propagation", Choice(PROPAGATIONS)),
+            ("recursive", Bool),
+        ],
+        "build_rootfs" => &[
+            ("in", Actor),
+            ("dir", Text),
+            ("programs", List),
+            ("skip_libraries", Bool),
+        ],
         "chroot" => &[("in", Actor), ("dir", Text)],
         "pivot_root" => &[("in", Actor), ("new_root", Text)],
-        "write" => &[("in", Actor), ("path", Text), ("content", LongText), ("mode", Mode)],
+        "write" => &[
+            ("in", Actor),
+            ("path", Text),
+            ("content", LongText),
+            ("mode", Mode),
+        ],
         "delete" => &[("in", Actor), ("path", Text)],
         "mkdir" => &[("in", Actor), ("path", Text), ("mode", Mode)],
         "run" => &[("in", Actor), ("argv", List)],
         "escape" | "exit" => &[("in", Actor)],
-        "snapshot" => &[("label", Text), ("views", List), ("paths", List), ("depth", Number), ("layers", Bool)],
+        "snapshot" => &[
+            ("label", Text),
+            ("views", List),
+            ("paths", List),
+            ("depth", Number),
+            ("layers", Bool),
+        ],
         _ => &[],
     }
 }
@@ -143,7 +198,10 @@ pub fn set(doc: &mut Value, path: &str, value: Option<Value>) {
                 if !node.is_object() {
                     *node = json!({});
                 }
-                node.as_object_mut().expect("object").entry(k.clone()).or_insert_with(|| if next_is_index { json!([]) } else { json!({}) })
+                node.as_object_mut()
+                    .expect("object")
+                    .entry(k.clone())
+                    .or_insert_with(|| if next_is_index { json!([]) } else { json!({}) })
             }
             Seg::Index(idx) => match node.get_mut(*idx) {
                 Some(n) => n,
@@ -178,7 +236,10 @@ pub fn set(doc: &mut Value, path: &str, value: Option<Value>) {
 
 /// Append to the list at `path` (created when missing).
 pub fn push(doc: &mut Value, path: &str, item: Value) {
-    let mut list = get(doc, path).and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut list = get(doc, path)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     list.push(item);
     set(doc, path, Some(Value::Array(list)));
 }
@@ -198,10 +259,18 @@ pub fn swap_down(doc: &mut Value, path: &str, i: usize) {
 pub fn display(kind: Kind, value: Option<&Value>) -> String {
     match (kind, value) {
         (_, None | Some(Value::Null)) => String::new(),
-        (Kind::Mode, Some(Value::Number(n))) => n.as_u64().map(|m| format!("{m:o}")).unwrap_or_default(),
-        (Kind::List, Some(Value::Array(items))) => {
-            items.iter().map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" ")
+        (Kind::Mode, Some(Value::Number(n))) => {
+            n.as_u64().map(|m| format!("{m:o}")).unwrap_or_default()
         }
+        (Kind::List, Some(Value::Array(items))) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| i.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
         (_, Some(Value::String(s))) => s.clone(),
         (_, Some(other)) => other.to_string(),
     }
@@ -216,8 +285,17 @@ pub fn parse_input(kind: Kind, text: &str) -> Option<Value> {
         Kind::OptText if trimmed.is_empty() => None,
         Kind::OptText => Some(json!(text)),
         Kind::Mode | Kind::Number if trimmed.is_empty() => None,
-        Kind::Mode => Some(u32::from_str_radix(trimmed.trim_start_matches("0o"), 8).map(|m| json!(m)).unwrap_or_else(|_| json!(text))),
-        Kind::Number => Some(trimmed.parse::<u64>().map(|n| json!(n)).unwrap_or_else(|_| json!(text))),
+        Kind::Mode => Some(
+            u32::from_str_radix(trimmed.trim_start_matches("0o"), 8)
+                .map(|m| json!(m))
+                .unwrap_or_else(|_| json!(text)),
+        ),
+        Kind::Number => Some(
+            trimmed
+                .parse::<u64>()
+                .map(|n| json!(n))
+                .unwrap_or_else(|_| json!(text)),
+        ),
         Kind::List => Some(json!(trimmed.split_whitespace().collect::<Vec<_>>())),
         Kind::Bool => Some(json!(trimmed == "true")),
         Kind::Multi(_) => Some(json!(trimmed.split_whitespace().collect::<Vec<_>>())),
@@ -227,7 +305,11 @@ pub fn parse_input(kind: Kind, text: &str) -> Option<Value> {
 /// Containers named by steps before `index`: who may act in that step.
 pub fn actors_before(doc: &Value, index: usize) -> Vec<String> {
     let mut out = vec!["host".to_string()];
-    let steps = doc.get("steps").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let steps = doc
+        .get("steps")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     for step in steps.iter().take(index) {
         if step.get("op").and_then(Value::as_str) == Some("container") {
             if let Some(name) = step.get("name").and_then(Value::as_str) {
@@ -247,7 +329,8 @@ mod tests {
     fn every_op_template_is_a_step() {
         for op in OPS {
             let template = step_template(op, "host");
-            let step: Step = serde_json::from_value(template.clone()).unwrap_or_else(|e| panic!("{op}: {e}"));
+            let step: Step =
+                serde_json::from_value(template.clone()).unwrap_or_else(|e| panic!("{op}: {e}"));
             assert_eq!(step.op_name(), *op);
             for (key, _) in step_fields(op) {
                 assert!(!key.is_empty());
@@ -258,7 +341,11 @@ mod tests {
     #[test]
     fn set_get_and_remove_by_path() {
         let mut doc = json!({ "steps": [ { "op": "run", "argv": ["ls"] } ] });
-        set(&mut doc, "steps[0].argv", parse_input(Kind::List, "ls  -l /"));
+        set(
+            &mut doc,
+            "steps[0].argv",
+            parse_input(Kind::List, "ls  -l /"),
+        );
         assert_eq!(get(&doc, "steps[0].argv"), Some(&json!(["ls", "-l", "/"])));
         set(&mut doc, "host.files", Some(json!([])));
         push(&mut doc, "host.files", entry_template("file", "/tmp/a"));
@@ -287,6 +374,15 @@ mod tests {
 
     #[test]
     fn paths_split_into_segments() {
-        assert_eq!(segments("layers[1].entries[0].path"), vec![Seg::Key("layers".into()), Seg::Index(1), Seg::Key("entries".into()), Seg::Index(0), Seg::Key("path".into())]);
+        assert_eq!(
+            segments("layers[1].entries[0].path"),
+            vec![
+                Seg::Key("layers".into()),
+                Seg::Index(1),
+                Seg::Key("entries".into()),
+                Seg::Index(0),
+                Seg::Key("path".into())
+            ]
+        );
     }
 }

@@ -120,7 +120,10 @@ fn mark(table: &[MountEntry], change_of: &HashMap<(String, usize), Change>) -> V
 }
 
 /// The mounting steps a container performed successfully, with the fstype they create.
-fn container_mounts<'a>(steps: &'a [Step], results: &'a [StepResult]) -> Vec<(&'a str, &'a str, &'a StepResult, Option<&'static str>)> {
+fn container_mounts<'a>(
+    steps: &'a [Step],
+    results: &'a [StepResult],
+) -> Vec<(&'a str, &'a str, &'a StepResult, Option<&'static str>)> {
     results
         .iter()
         .filter(|r| r.actor != HOST && matches!(r.outcome, StepOutcome::Ok))
@@ -151,7 +154,12 @@ fn host_mount_targets(steps: &[Step]) -> Vec<&str> {
 
 /// Mounts in a host table that a container made and no host step did: they propagated. With an
 /// earlier host table, only mounts the shared crate finds new since then count.
-pub fn leaks(steps: &[Step], results: &[StepResult], host_table: &[MountEntry], host_before: Option<&[MountEntry]>) -> Vec<Leak> {
+pub fn leaks(
+    steps: &[Step],
+    results: &[StepResult],
+    host_table: &[MountEntry],
+    host_before: Option<&[MountEntry]>,
+) -> Vec<Leak> {
     let host_targets = host_mount_targets(steps);
     let fresh: Vec<MountEntry> = match host_before {
         Some(before) => shared_diff::leaked_mounts(before, host_table),
@@ -177,7 +185,9 @@ pub fn leaks(steps: &[Step], results: &[StepResult], host_table: &[MountEntry], 
 
 /// The sentence that calls a leak out, with the reason the table shows.
 pub fn leak_sentence(leak: &Leak, host_table: &[MountEntry]) -> String {
-    let root_shared = host_table.iter().any(|m| m.target == "/" && m.shared.is_some());
+    let root_shared = host_table
+        .iter()
+        .any(|m| m.target == "/" && m.shared.is_some());
     let why = if root_shared {
         "the host's / is a shared mount, so the container's copy was in the same peer group and the event propagated back; making / private (mount --make-rprivate /) in the container first prevents it"
     } else {
@@ -211,11 +221,19 @@ mod tests {
             id,
             parent,
             target: target.into(),
-            source: if fstype == "tmpfs" { "none".into() } else { "lab".into() },
+            source: if fstype == "tmpfs" {
+                "none".into()
+            } else {
+                "lab".into()
+            },
             root: "/".into(),
             fstype: fstype.into(),
             options: "rw,relatime".into(),
-            propagation: if shared.is_some() { "shared".into() } else { "private".into() },
+            propagation: if shared.is_some() {
+                "shared".into()
+            } else {
+                "private".into()
+            },
             shared,
             master: None,
         }
@@ -238,17 +256,34 @@ mod tests {
 
     #[test]
     fn findmnt_order_nests_children_under_parents() {
-        let table = vec![mount(10, 1, "/", "tmpfs", None), mount(12, 10, "/tmp", "tmpfs", None), mount(11, 10, "/proc", "proc", None), mount(13, 12, "/tmp/x", "tmpfs", None)];
+        let table = vec![
+            mount(10, 1, "/", "tmpfs", None),
+            mount(12, 10, "/tmp", "tmpfs", None),
+            mount(11, 10, "/proc", "proc", None),
+            mount(13, 12, "/tmp/x", "tmpfs", None),
+        ];
         assert_eq!(tree_order(&table), vec![(0, 0), (1, 1), (3, 2), (2, 1)]);
     }
 
     #[test]
     fn rows_match_across_views_by_target_not_id() {
-        let host = vec![mount(10, 1, "/", "ext4", Some(1)), mount(11, 10, "/old", "tmpfs", None)];
-        let container = vec![mount(20, 2, "/", "ext4", Some(1)), mount(21, 20, "/tmp", "tmpfs", Some(1))];
+        let host = vec![
+            mount(10, 1, "/", "ext4", Some(1)),
+            mount(11, 10, "/old", "tmpfs", None),
+        ];
+        let container = vec![
+            mount(20, 2, "/", "ext4", Some(1)),
+            mount(21, 20, "/tmp", "tmpfs", Some(1)),
+        ];
         let (l, r) = diff(&host, &container);
-        assert_eq!(l.iter().map(|r| r.change).collect::<Vec<_>>(), vec![Change::Same, Change::Removed]);
-        assert_eq!(r.iter().map(|r| r.change).collect::<Vec<_>>(), vec![Change::Same, Change::Added]);
+        assert_eq!(
+            l.iter().map(|r| r.change).collect::<Vec<_>>(),
+            vec![Change::Same, Change::Removed]
+        );
+        assert_eq!(
+            r.iter().map(|r| r.change).collect::<Vec<_>>(),
+            vec![Change::Same, Change::Added]
+        );
         let mut private = container.clone();
         private[0].propagation = "private".into();
         assert_eq!(diff(&host, &private).1[0].change, Change::Changed);
@@ -260,16 +295,35 @@ mod tests {
             r#"[{"op":"container","name":"c1"},{"op":"tmpfs","in":"c1","target":"/tmp","source":"none"},{"op":"exit","in":"c1"}]"#,
         )
         .unwrap();
-        let results = vec![result(0, "container", "host", "unshare -m"), result(1, "tmpfs", "c1", "mount -t tmpfs none /tmp")];
-        let host = vec![mount(10, 1, "/", "ext4", Some(1)), mount(30, 10, "/tmp", "tmpfs", Some(2))];
+        let results = vec![
+            result(0, "container", "host", "unshare -m"),
+            result(1, "tmpfs", "c1", "mount -t tmpfs none /tmp"),
+        ];
+        let host = vec![
+            mount(10, 1, "/", "ext4", Some(1)),
+            mount(30, 10, "/tmp", "tmpfs", Some(2)),
+        ];
         let found = leaks(&steps, &results, &host, None);
         assert_eq!(found.len(), 1);
-        assert_eq!(leaks(&steps, &results, &host, Some(&host[..1])).len(), 1, "new since the first snapshot");
-        assert!(leaks(&steps, &results, &host, Some(&host)).is_empty(), "there before: not this run's leak");
+        assert_eq!(
+            leaks(&steps, &results, &host, Some(&host[..1])).len(),
+            1,
+            "new since the first snapshot"
+        );
+        assert!(
+            leaks(&steps, &results, &host, Some(&host)).is_empty(),
+            "there before: not this run's leak"
+        );
         assert_eq!(found[0].container, "c1");
         let sentence = leak_sentence(&found[0], &host);
-        assert!(sentence.contains("/tmp") && sentence.contains("shared"), "{sentence}");
-        assert!(leaks(&steps, &results, &host[..1], None).is_empty(), "no tmpfs row, no leak");
+        assert!(
+            sentence.contains("/tmp") && sentence.contains("shared"),
+            "{sentence}"
+        );
+        assert!(
+            leaks(&steps, &results, &host[..1], None).is_empty(),
+            "no tmpfs row, no leak"
+        );
     }
 
     #[test]
@@ -278,7 +332,10 @@ mod tests {
             r#"[{"op":"container","name":"c1"},{"op":"tmpfs","in":"c1","target":"/tmp"},{"op":"tmpfs","target":"/tmp"}]"#,
         )
         .unwrap();
-        let results = vec![result(1, "tmpfs", "c1", "mount"), result(2, "tmpfs", "host", "mount")];
+        let results = vec![
+            result(1, "tmpfs", "c1", "mount"),
+            result(2, "tmpfs", "host", "mount"),
+        ];
         let host = vec![mount(30, 10, "/tmp", "tmpfs", None)];
         assert!(leaks(&steps, &results, &host, None).is_empty());
     }

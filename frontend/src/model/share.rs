@@ -114,16 +114,30 @@ mod tests {
 
     #[test]
     fn spec_link_round_trips_and_is_compressed() {
-        let json = format!(r#"{{"version":1,"steps":[{}]}}"#, r#"{"op":"container","name":"c1"},"#.repeat(30) + r#"{"op":"exit","in":"c1"}"#);
-        let link = Link { shared: Shared::Spec(json.clone()), run: true };
+        let json = format!(
+            r#"{{"version":1,"steps":[{}]}}"#,
+            r#"{"op":"container","name":"c1"},"#.repeat(30) + r#"{"op":"exit","in":"c1"}"#
+        );
+        let link = Link {
+            shared: Shared::Spec(json.clone()),
+            run: true,
+        };
         let fragment = to_fragment(&link);
-        assert!(fragment.len() < json.len() / 2, "{} !< {}", fragment.len(), json.len() / 2);
+        assert!(
+            fragment.len() < json.len() / 2,
+            "{} !< {}",
+            fragment.len(),
+            json.len() / 2
+        );
         assert_eq!(from_fragment(&format!("#{fragment}")), Some(link));
     }
 
     #[test]
     fn preset_link_round_trips() {
-        let link = Link { shared: Shared::Preset("seed-union".into()), run: false };
+        let link = Link {
+            shared: Shared::Preset("seed-union".into()),
+            run: false,
+        };
         assert_eq!(from_fragment(&to_fragment(&link)), Some(link));
     }
 

@@ -32,7 +32,10 @@ impl Decoder {
 /// Where the first frame ends (a blank line, `\n\n` or `\r\n\r\n`) and the separator's length.
 fn frame_end(buffer: &[u8]) -> Option<(usize, usize)> {
     let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
-    let crlf = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
+    let crlf = buffer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4));
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
         (a, b) => a.or(b),
@@ -51,7 +54,10 @@ fn parse(text: &str) -> Option<Frame> {
             _ => {}
         }
     }
-    (!data.is_empty()).then(|| Frame { event, data: data.join("\n") })
+    (!data.is_empty()).then(|| Frame {
+        event,
+        data: data.join("\n"),
+    })
 }
 
 #[cfg(test)]
@@ -70,8 +76,14 @@ mod tests {
         assert_eq!(
             frames,
             vec![
-                Frame { event: "queued".into(), data: "{\"position\":0}".into() },
-                Frame { event: "started".into(), data: "é".into() },
+                Frame {
+                    event: "queued".into(),
+                    data: "{\"position\":0}".into()
+                },
+                Frame {
+                    event: "started".into(),
+                    data: "é".into()
+                },
             ]
         );
     }
@@ -79,7 +91,13 @@ mod tests {
     #[test]
     fn multi_line_data_is_joined() {
         let mut d = Decoder::default();
-        assert_eq!(d.push(b"data: a\ndata: b\n\n"), vec![Frame { event: "message".into(), data: "a\nb".into() }]);
+        assert_eq!(
+            d.push(b"data: a\ndata: b\n\n"),
+            vec![Frame {
+                event: "message".into(),
+                data: "a\nb".into()
+            }]
+        );
         assert!(d.push(b"data: unfinished\n").is_empty());
     }
 }

@@ -62,7 +62,9 @@ pub struct Row {
 /// The path of an entry relative to the walked root. Layer trees already hold relative paths.
 pub fn relative(root: &str, path: &str) -> String {
     let root = root.trim_end_matches('/');
-    let rest = path.strip_prefix(root).filter(|r| r.is_empty() || r.starts_with('/'));
+    let rest = path
+        .strip_prefix(root)
+        .filter(|r| r.is_empty() || r.starts_with('/'));
     rest.unwrap_or(path).trim_start_matches('/').to_string()
 }
 
@@ -72,9 +74,16 @@ fn rebased(tree: &Tree) -> Tree {
     let entries = tree
         .entries
         .iter()
-        .map(|e| TreeEntry { path: format!("/{}", relative(&tree.root, &e.path)), ..e.clone() })
+        .map(|e| TreeEntry {
+            path: format!("/{}", relative(&tree.root, &e.path)),
+            ..e.clone()
+        })
         .collect();
-    Tree { root: "/".into(), entries, ..tree.clone() }
+    Tree {
+        root: "/".into(),
+        entries,
+        ..tree.clone()
+    }
 }
 
 /// Merge two trees into rows, depth first, by name, with the shared crate's diff (the same
@@ -87,9 +96,18 @@ pub fn diff(left: &Side, right: &Side) -> Vec<Row> {
         (rebased(&left.tree), rebased(&right.tree))
     };
     let no_mounts = Vec::new();
-    let (lm, rm) = if same_root { (&*left.mounts, &*right.mounts) } else { (&no_mounts, &no_mounts) };
+    let (lm, rm) = if same_root {
+        (&*left.mounts, &*right.mounts)
+    } else {
+        (&no_mounts, &no_mounts)
+    };
     let diffed = shared_diff::diff_trees(&l, &r, lm, rm);
-    let lookup = |t: &Tree| t.entries.iter().map(|e| (e.path.clone(), e.clone())).collect::<HashMap<_, _>>();
+    let lookup = |t: &Tree| {
+        t.entries
+            .iter()
+            .map(|e| (e.path.clone(), e.clone()))
+            .collect::<HashMap<_, _>>()
+    };
     let (mut lmap, mut rmap) = (lookup(&l), lookup(&r));
     let mut rows: Vec<Row> = diffed
         .entries
@@ -105,10 +123,17 @@ pub fn diff(left: &Side, right: &Side) -> Vec<Row> {
     rows
 }
 
-fn make_row(rel: String, l: Option<TreeEntry>, r: Option<TreeEntry>, d: &shared_diff::EntryDiff) -> Row {
+fn make_row(
+    rel: String,
+    l: Option<TreeEntry>,
+    r: Option<TreeEntry>,
+    d: &shared_diff::EntryDiff,
+) -> Row {
     // A layer's own tree records no origin: a merged entry's layer is news, not a change.
     let only_origin = d.fields == [EntryField::Layer]
-        && [&l, &r].iter().any(|e| e.as_ref().is_some_and(|e| e.layer.is_none()));
+        && [&l, &r]
+            .iter()
+            .any(|e| e.as_ref().is_some_and(|e| e.layer.is_none()));
     // A whiteout in a layer's own tree stands for an absence in the merged view: as expected.
     let whiteout = |e: &Option<TreeEntry>| e.as_ref().is_some_and(|e| e.whiteout);
     let change = match d.change {
@@ -122,11 +147,18 @@ fn make_row(rel: String, l: Option<TreeEntry>, r: Option<TreeEntry>, d: &shared_
         SharedChange::Hidden => Change::Hidden,
     };
     let note = match change {
-        Change::Changed => d.fields.iter().map(|f| format!("{f:?}").to_lowercase()).collect::<Vec<_>>().join(", "),
+        Change::Changed => d
+            .fields
+            .iter()
+            .map(|f| format!("{f:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", "),
         Change::Hidden => d.hidden_by.clone().unwrap_or_default(),
         _ => String::new(),
     };
-    let is_dir = [&l, &r].iter().any(|e| e.as_ref().is_some_and(|e| e.kind == FileKind::Dir));
+    let is_dir = [&l, &r]
+        .iter()
+        .any(|e| e.as_ref().is_some_and(|e| e.kind == FileKind::Dir));
     Row {
         name: rel.rsplit('/').next().unwrap_or(&rel).to_string(),
         depth: rel.matches('/').count(),
@@ -218,8 +250,16 @@ pub mod tests {
     }
 
     pub fn side(root: &str, entries: Vec<TreeEntry>, mounts: &[&str]) -> Side {
-        let tree = Tree { root: root.into(), error: None, entries, truncated: false };
-        Side { tree: Rc::new(tree), mounts: Rc::new(mounts.iter().map(|m| mount(m)).collect()) }
+        let tree = Tree {
+            root: root.into(),
+            error: None,
+            entries,
+            truncated: false,
+        };
+        Side {
+            tree: Rc::new(tree),
+            mounts: Rc::new(mounts.iter().map(|m| mount(m)).collect()),
+        }
     }
 
     fn changes(rows: &[Row]) -> Vec<(&str, Change)> {
@@ -228,14 +268,29 @@ pub mod tests {
 
     #[test]
     fn files_under_a_new_mount_are_hidden_not_removed() {
-        let host = side("/", vec![entry("/tmp", FileKind::Dir), entry("/tmp/a.yaml", FileKind::File)], &["/"]);
+        let host = side(
+            "/",
+            vec![
+                entry("/tmp", FileKind::Dir),
+                entry("/tmp/a.yaml", FileKind::File),
+            ],
+            &["/"],
+        );
         let mut tmp = entry("/tmp", FileKind::Dir);
         tmp.mount_point = true;
-        let container = side("/", vec![tmp, entry("/tmp/new", FileKind::File)], &["/", "/tmp"]);
+        let container = side(
+            "/",
+            vec![tmp, entry("/tmp/new", FileKind::File)],
+            &["/", "/tmp"],
+        );
         let rows = diff(&host, &container);
         assert_eq!(
             changes(&rows),
-            vec![("tmp", Change::Same), ("tmp/a.yaml", Change::Hidden), ("tmp/new", Change::Added)]
+            vec![
+                ("tmp", Change::Same),
+                ("tmp/a.yaml", Change::Hidden),
+                ("tmp/new", Change::Added)
+            ]
         );
         assert_eq!(rows[1].note, "/tmp");
         assert!(rows[0].changes_below);
@@ -243,9 +298,24 @@ pub mod tests {
 
     #[test]
     fn rows_are_depth_first_even_with_dashes() {
-        let l = side("/d", vec![entry("/d/a", FileKind::Dir), entry("/d/a-c", FileKind::File), entry("/d/a/b", FileKind::File)], &[]);
+        let l = side(
+            "/d",
+            vec![
+                entry("/d/a", FileKind::Dir),
+                entry("/d/a-c", FileKind::File),
+                entry("/d/a/b", FileKind::File),
+            ],
+            &[],
+        );
         let rows = diff(&l, &l);
-        assert_eq!(changes(&rows), vec![("a", Change::Same), ("a/b", Change::Same), ("a-c", Change::Same)]);
+        assert_eq!(
+            changes(&rows),
+            vec![
+                ("a", Change::Same),
+                ("a/b", Change::Same),
+                ("a-c", Change::Same)
+            ]
+        );
         assert_eq!(rows[1].depth, 1);
         assert!(!rows[0].changes_below);
     }
@@ -260,22 +330,44 @@ pub mod tests {
         merged_x.layer = Some("A".into());
         let merged = side("/c", vec![merged_x, entry("/c/b", FileKind::File)], &[]);
         let rows = diff(&layer, &merged);
-        assert_eq!(changes(&rows), vec![("b", Change::Added), ("x", Change::Same)]);
+        assert_eq!(
+            changes(&rows),
+            vec![("b", Change::Added), ("x", Change::Same)]
+        );
         assert_eq!(rows[1].right.as_ref().unwrap().layer.as_deref(), Some("A"));
     }
 
     #[test]
     fn collapsed_directories_hide_their_subtree_only() {
-        let l = side("/", vec![entry("/a", FileKind::Dir), entry("/a/b", FileKind::Dir), entry("/a/b/c", FileKind::File), entry("/z", FileKind::File)], &[]);
+        let l = side(
+            "/",
+            vec![
+                entry("/a", FileKind::Dir),
+                entry("/a/b", FileKind::Dir),
+                entry("/a/b/c", FileKind::File),
+                entry("/z", FileKind::File),
+            ],
+            &[],
+        );
         let rows = diff(&l, &l);
-        let shown: Vec<&str> = visible(&rows, &|row| row.rel == "a/b").iter().map(|r| r.rel.as_str()).collect();
+        let shown: Vec<&str> = visible(&rows, &|row| row.rel == "a/b")
+            .iter()
+            .map(|r| r.rel.as_str())
+            .collect();
         assert_eq!(shown, vec!["a", "a/b", "z"]);
     }
 
     #[test]
     fn summary_counts_each_kind() {
         let l = side("/", vec![entry("/gone", FileKind::File)], &[]);
-        let r = side("/", vec![entry("/new", FileKind::File), entry("/new2", FileKind::File)], &[]);
+        let r = side(
+            "/",
+            vec![
+                entry("/new", FileKind::File),
+                entry("/new2", FileKind::File),
+            ],
+            &[],
+        );
         let s = summary(&diff(&l, &r));
         assert_eq!(s[0], (Change::Added, 2));
         assert_eq!(s[1], (Change::Removed, 1));

@@ -18,10 +18,16 @@ pub fn check(text: &str, limits: &Limits) -> Checked {
     match serde_json::from_str::<Spec>(text) {
         Ok(spec) => {
             let issues = validate(&spec, limits).err().unwrap_or_default();
-            Checked { spec: Some(spec), issues }
+            Checked {
+                spec: Some(spec),
+                issues,
+            }
         }
         // parse_spec locates a shape error at the field (serde alone stops at `steps[3]`).
-        Err(_) => Checked { spec: None, issues: parse_spec(text, limits).err().unwrap_or_default() },
+        Err(_) => Checked {
+            spec: None,
+            issues: parse_spec(text, limits).err().unwrap_or_default(),
+        },
     }
 }
 
@@ -31,10 +37,15 @@ mod tests {
 
     #[test]
     fn a_relative_target_is_named_at_its_field() {
-        let text = r#"{"steps":[{"op":"container","name":"c1"},{"op":"tmpfs","in":"c1","target":"tmp"}]}"#;
+        let text =
+            r#"{"steps":[{"op":"container","name":"c1"},{"op":"tmpfs","in":"c1","target":"tmp"}]}"#;
         let checked = check(text, &Limits::default());
         assert!(checked.spec.is_some());
-        assert!(checked.issues.iter().any(|e| e.field == "steps[1].target"), "{:?}", checked.issues);
+        assert!(
+            checked.issues.iter().any(|e| e.field == "steps[1].target"),
+            "{:?}",
+            checked.issues
+        );
     }
 
     #[test]
