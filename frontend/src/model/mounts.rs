@@ -28,14 +28,19 @@ pub struct Leak {
     pub command: String,
 }
 
-/// findmnt's PROPAGATION column with the peer groups spelled out (`shared:1`, `master:2`).
+/// The PROPAGATION column with peer groups as mountinfo writes them: `shared:1`, `slave master:1`,
+/// `shared:2 master:1`; plain `private` or `unbindable` otherwise.
 pub fn propagation_label(m: &MountEntry) -> String {
-    let mut parts = vec![m.propagation.clone()];
+    let mut parts = Vec::new();
     if let Some(n) = m.shared {
         parts.push(format!("shared:{n}"));
     }
     if let Some(n) = m.master {
-        parts.push(format!("master:{n}"));
+        let slave = if m.shared.is_none() { "slave " } else { "" };
+        parts.push(format!("{slave}master:{n}"));
+    }
+    if parts.is_empty() {
+        parts.push(m.propagation.clone());
     }
     parts.join(" ")
 }
@@ -345,7 +350,11 @@ mod tests {
         let mut m = mount(1, 0, "/x", "none", Some(3));
         m.master = Some(1);
         m.root = "/sub".into();
-        assert_eq!(propagation_label(&m), "shared shared:3 master:1");
+        assert_eq!(propagation_label(&m), "shared:3 master:1");
+        m.shared = None;
+        assert_eq!(propagation_label(&m), "slave master:1");
+        m.master = None;
+        assert_eq!(propagation_label(&m), "shared");
         assert_eq!(source_label(&m), "lab[/sub]");
     }
 }
