@@ -136,7 +136,7 @@ fn spawn(
     match sys::fork()? {
         Forked::Child => {
             drop(ours);
-            actor_main(theirs, limits, pid_ns, setup)
+            sys::child(|| actor_main(theirs, limits, pid_ns, setup))
         }
         Forked::Parent(child) => {
             drop(theirs);
@@ -185,7 +185,7 @@ fn actor_main(
 /// and wait for it.
 fn become_pid1(chan: Duplex, limits: &Limits) -> ! {
     match sys::fork() {
-        Ok(Forked::Child) => serve(chan, 0, limits),
+        Ok(Forked::Child) => sys::child(|| serve(chan, 0, limits)),
         Ok(Forked::Parent(pid)) => {
             let mut chan = chan;
             let _ = chan.send(&Hello {

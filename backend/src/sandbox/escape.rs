@@ -25,8 +25,7 @@ pub fn attempt(state: &ActorState, calls: &mut Calls) -> OpResult {
         Forked::Child => {
             drop(r);
             let mut w = w;
-            let _ = channel::send(&mut w, &climb());
-            sys::exit_now(0)
+            sys::child(|| channel::send(&mut w, &climb()).map_or(1, |_| 0))
         }
         Forked::Parent(pid) => pid,
     };

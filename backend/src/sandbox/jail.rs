@@ -30,8 +30,7 @@ fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
         // "0" in `tasks` moves the calling thread only, which lets the kernel skip the global
         // threadgroup lock (an RCU sync costing several ms); this process is single-threaded.
         let tasks = dir.join("tasks");
-        std::fs::write(&tasks, "0")
-            .map_err(|e| format!("joining {}: {e}", tasks.display()))?;
+        std::fs::write(&tasks, "0").map_err(|e| format!("joining {}: {e}", tasks.display()))?;
     }
     apply_rlimits(plan).map_err(|e| format!("setrlimit: {e}"))?;
     if let Some((uid, gid)) = plan.drop_to {
@@ -99,7 +98,7 @@ fn spawn_lab(plan: &Plan, out: File) -> Result<sys::Pid, sys::Errno> {
                 sys::exit_now(1);
             }
             drop(go_read);
-            lab::main(plan, out)
+            sys::child(|| lab::main(plan, out))
         }
         Forked::Parent(pid) => {
             drop(out);

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rootlab_shared::result::{StepOutcome, StepResult};
+use rootlab_shared::result::StepResult;
 use rootlab_shared::spec::{Propagation, Step, HOST};
 
 use super::actor::{self, ActorHandle};
@@ -278,17 +278,5 @@ impl<'a> Lab<'a> {
             return Performed::skipped(format!("{name} has already exited"));
         }
         handle.perform(step)
-    }
-}
-
-impl Performed {
-    pub fn skipped(reason: String) -> Self {
-        Performed {
-            command: String::new(),
-            syscalls: vec![],
-            outcome: StepOutcome::Skipped { reason },
-            output: None,
-            details: None,
-        }
     }
 }

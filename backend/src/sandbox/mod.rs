@@ -100,7 +100,7 @@ pub fn launch(plan: &Plan) -> Result<Launched, sys::Errno> {
     match sys::fork()? {
         sys::Forked::Child => {
             drop(reader);
-            jail::main(plan, writer)
+            sys::child(|| jail::main(plan, writer))
         }
         sys::Forked::Parent(pid) => Ok(Launched {
             jail: pid,

@@ -42,6 +42,14 @@ impl Performed {
         }
     }
 
+    /// Not run (e.g. its actor is gone).
+    pub fn skipped(reason: String) -> Self {
+        Performed {
+            outcome: StepOutcome::Skipped { reason },
+            ..Performed::ok(String::new(), vec![])
+        }
+    }
+
     /// The actor process vanished while performing `op`.
     pub fn died(op: &str, how: String) -> Self {
         let error = StepError {
@@ -102,7 +110,6 @@ pub fn io_error(op: &str, call: &str, err: &io::Error) -> StepError {
 /// Perform one step in this process.
 pub fn perform(step: &Step, limits: &Limits, state: &mut ActorState) -> Performed {
     let mut calls = Calls::default();
-    let op = step.op_name();
     let command = command_of(step, limits);
     let result = dispatch(step, limits, state, &mut calls);
     let (outcome, extra) = match result {
@@ -112,7 +119,6 @@ pub fn perform(step: &Step, limits: &Limits, state: &mut ActorState) -> Performe
         },
         Err(e) => (StepOutcome::Error(e), Extra::default()),
     };
-    let _ = op;
     Performed {
         command,
         syscalls: calls.0,
@@ -549,5 +555,47 @@ pub fn command_of(step: &Step, limits: &Limits) -> String {
             "mkdir .escape && chroot .escape && cd ../../..(x64) && chroot . && ls /".into()
         }
         Step::Exit { .. } => "exit".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("/tmp"), "/tmp");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn flags_are_named_like_strace() {
+        assert_eq!(flag_names(MsFlags::empty()), "0");
+        assert_eq!(
+            flag_names(MsFlags::MS_BIND | MsFlags::MS_REC),
+            "MS_BIND|MS_REC"
+        );
+    }
+
+    #[test]
+    fn tmpfs_size_is_capped_by_the_disk_limit() {
+        let limits = Limits::default();
+        let data = tmpfs_data(&limits, Some(u64::MAX), Some(0o1777));
+        assert_eq!(
+            data,
+            format!(
+                "size={},nr_inodes={},mode=1777",
+                limits.disk_bytes, limits.inodes
+            )
+        );
+    }
+
+    #[test]
+    fn pivot_root_einval_is_explained() {
+        let e = sys_error("pivot_root", "pivot_root(\".\", \".\")", Errno::EINVAL);
+        assert_eq!(e.errno.as_deref(), Some("EINVAL"));
+        assert!(e.explanation.contains("shared"));
     }
 }

@@ -238,3 +238,25 @@ fn read_some(file: &mut File, buf: &mut Vec<u8>) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_elf_interpreter_of_a_dynamic_program() {
+        let interp = elf_interpreter(Path::new("/bin/ls")).expect("/bin/ls is dynamic");
+        assert!(
+            interp.starts_with('/') && interp.contains("ld-"),
+            "{interp}"
+        );
+        assert_eq!(elf_interpreter(Path::new("/etc/passwd")), None);
+    }
+
+    #[test]
+    fn commands_are_found_on_the_fixed_path() {
+        assert_eq!(resolve("/x/y"), Some(PathBuf::from("/x/y")));
+        assert!(resolve("sh").is_some());
+        assert_eq!(resolve("no-such-program-here"), None);
+    }
+}

@@ -31,6 +31,13 @@ pub fn fork() -> SysResult<Forked> {
     }
 }
 
+/// Run the body of a forked child; a panic ends the child instead of unwinding into the
+/// parent's code that the child inherited.
+pub fn child(body: impl FnOnce() -> i32) -> ! {
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+    exit_now(code)
+}
+
 /// Leave the process at once, without running destructors or flushing stdio buffers that a
 /// forked child shares with its parent.
 pub fn exit_now(code: i32) -> ! {

@@ -166,6 +166,8 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // A rootless worker runs as the sandbox uid: its exit must not race a process check.
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
