@@ -66,7 +66,10 @@ pub enum RunError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
     #[error("every worker is busy and the queue is full")]
-    Busy,
+    Busy {
+        /// Seconds until the queue has likely moved on, for `Retry-After`.
+        retry_after: u64,
+    },
     #[error("the server is shutting down")]
     ShuttingDown,
 }
@@ -251,7 +254,9 @@ impl Coordinator {
                 if position >= self.inner.config.queue {
                     stats.waiting.fetch_sub(1, Ordering::SeqCst);
                     stats.rejected_busy.fetch_add(1, Ordering::Relaxed);
-                    return Err(SubmitError::Busy);
+                    return Err(SubmitError::Busy {
+                        retry_after: self.queue_drain_secs(),
+                    });
                 }
                 (None, Some(position))
             }
@@ -300,6 +305,14 @@ impl Coordinator {
             worker.kill().await;
             self.inner.stats.alive.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+
+    /// How long the runs queued now take to start, from the mean run time so far (at least 1 s).
+    fn queue_drain_secs(&self) -> u64 {
+        let (_, count, sum) = self.inner.stats.durations.snapshot();
+        let mean = if count == 0 { 1.0 } else { sum / count as f64 };
+        let rounds = (self.inner.config.queue / self.inner.config.size.max(1)) as f64 + 1.0;
+        ((rounds * mean).ceil() as u64).clamp(1, 60)
     }
 
     fn in_progress(&self) -> usize {

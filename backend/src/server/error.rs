@@ -135,11 +135,11 @@ impl AppError {
 impl From<SubmitError> for AppError {
     fn from(err: SubmitError) -> Self {
         match err {
-            SubmitError::Busy => AppError::new(
+            SubmitError::Busy { retry_after } => AppError::new(
                 ErrorCode::Busy,
                 "every sandbox is busy and the queue is full; retry shortly",
             )
-            .retry_after(1),
+            .retry_after(retry_after),
             SubmitError::ShuttingDown => AppError::new(ErrorCode::ShuttingDown, err.to_string()),
         }
     }
