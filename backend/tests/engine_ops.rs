@@ -210,8 +210,10 @@ fn write_delete_mkdir_and_tree_details() {
 fn tree_entries_are_capped() {
     let mut w = Worker::start();
     let spec = json!({ "steps": [ { "op": "snapshot", "label": "s", "views": ["host"], "paths": ["/bin"] } ] });
-    let mut limits = Limits::default();
-    limits.max_tree_entries = 5;
+    let limits = Limits {
+        max_tree_entries: 5,
+        ..Limits::default()
+    };
     let r = w.run_clean(spec, limits).result().clone();
     let t = tree(snapshot_view(&r, "s", "host"), "/bin");
     assert_eq!(t.entries.len(), 5);

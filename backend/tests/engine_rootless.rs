@@ -45,14 +45,18 @@ fn every_lesson_runs_rootless() {
 #[test]
 fn rootless_limits_still_hold() {
     let mut w = rootless_worker();
-    let mut limits = Limits::default();
-    limits.wall_ms = 800;
+    let limits = Limits {
+        wall_ms: 800,
+        ..Limits::default()
+    };
     let spec = json!({ "steps": [ { "op": "run", "argv": ["sh", "-c", "while :; do :; done"] } ] });
     let r = w.run_clean(spec, limits).result().clone();
     assert_eq!(r.status, RunStatus::LimitExceeded);
     let hog = json!({ "steps": [ { "op": "run", "argv": ["bash", "-c", "x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo ${#x}"] } ] });
-    let mut limits = Limits::default();
-    limits.memory_bytes = 64 << 20;
+    let limits = Limits {
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    };
     let r = w.run_clean(hog, limits).result().clone();
     let out = r.steps[0].output.as_ref().unwrap();
     assert_ne!(
