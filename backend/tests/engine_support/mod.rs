@@ -20,6 +20,9 @@ use serde_json::Value;
 /// Runs of one test binary are serialised so the process check sees only its own sandbox.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// Host uid (and gid) the root-mode test sandboxes run as.
+pub const TEST_SANDBOX_UID: u32 = 61234;
+
 pub const WORKER: &str = env!("CARGO_BIN_EXE_rootlab-worker");
 
 /// The state dir shared by the root-mode tests (images are built once and reused).
@@ -54,11 +57,15 @@ impl Outcome {
 }
 
 impl Worker {
-    /// A worker as root (sandbox uid 65534) with the shared test state dir.
+    /// A worker as root with the shared test state dir. Its sandboxes run as a uid of their
+    /// own, so sandboxes of other rootlab servers on this machine (uid 65534) cannot disturb
+    /// the process check.
     pub fn start() -> Worker {
         let mut cmd = Command::new(WORKER);
-        cmd.env("ROOTLAB_STATE_DIR", root_state_dir());
-        Worker::spawn(cmd, root_state_dir(), 65534)
+        cmd.env("ROOTLAB_STATE_DIR", root_state_dir())
+            .env("ROOTLAB_SANDBOX_UID", TEST_SANDBOX_UID.to_string())
+            .env("ROOTLAB_SANDBOX_GID", TEST_SANDBOX_UID.to_string());
+        Worker::spawn(cmd, root_state_dir(), TEST_SANDBOX_UID)
     }
 
     pub fn spawn(mut cmd: Command, state_dir: PathBuf, sandbox_uid: u32) -> Worker {
