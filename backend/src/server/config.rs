@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// Burst allowed above the rate.
     #[arg(long, env = "ROOTLAB_RATE_BURST", default_value_t = 40)]
     pub rate_burst: u32,
+    /// Behind a reverse proxy: rate-limit by the last address of X-Forwarded-For (which the
+    /// proxy appends) instead of the proxy's own address.
+    #[arg(long, env = "ROOTLAB_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
     /// Server-side deadline of one run, queueing included, in ms.
     #[arg(
         long = "run-timeout",
@@ -127,6 +131,7 @@ impl LimitArgs {
 pub struct HttpSettings {
     pub rate_limit: f64,
     pub rate_burst: u32,
+    pub trust_forwarded_for: bool,
     pub body_limit: usize,
     pub cors_origin: Option<String>,
     pub static_dir: PathBuf,
@@ -137,6 +142,7 @@ impl Default for HttpSettings {
         HttpSettings {
             rate_limit: 0.0,
             rate_burst: 1,
+            trust_forwarded_for: false,
             body_limit: 256 * 1024,
             cors_origin: None,
             static_dir: PathBuf::from("frontend/dist"),
@@ -169,6 +175,7 @@ impl ServeArgs {
         HttpSettings {
             rate_limit: self.rate_limit,
             rate_burst: self.rate_burst,
+            trust_forwarded_for: self.trust_forwarded_for,
             body_limit: self.body_limit,
             cors_origin: self.cors_origin.clone(),
             static_dir: self.static_dir.clone().unwrap_or_else(default_static_dir),

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -80,7 +80,7 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
     if cheap {
         return next.run(req).await;
     }
-    let ip = client_ip(&req);
+    let ip = client_ip(&req, state.settings.trust_forwarded_for);
     match state.rate_limiter.check(ip, Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(retry_after) => {
@@ -95,11 +95,23 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
     }
 }
 
-fn client_ip(req: &Request) -> IpAddr {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+fn client_ip(req: &Request, trust_forwarded_for: bool) -> IpAddr {
+    let forwarded = trust_forwarded_for
+        .then(|| forwarded_for(req.headers()))
+        .flatten();
+    forwarded.unwrap_or_else(|| {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    })
+}
+
+/// The last X-Forwarded-For entry: the one our proxy appended (earlier ones are client-supplied
+/// and could be forged to dodge the limit).
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let value = headers.get_all("x-forwarded-for").iter().next_back()?;
+    value.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -129,6 +141,18 @@ mod tests {
         assert!(limiter.check(a, t0).is_ok());
         assert!(limiter.check(a, t0).is_err());
         assert!(limiter.check(b, t0).is_ok());
+    }
+
+    #[test]
+    fn forwarded_for_takes_the_address_the_proxy_appended() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "1.2.3.4, 10.0.0.7".parse().unwrap());
+        assert_eq!(
+            forwarded_for(&headers),
+            Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)))
+        );
+        headers.insert("x-forwarded-for", "garbage".parse().unwrap());
+        assert_eq!(forwarded_for(&headers), None);
     }
 
     #[test]
