@@ -59,10 +59,40 @@ test('a 429 from a busy server becomes a countdown, then the run goes through', 
   await page.locator('#run').click();
   const waiting = page.locator('[data-state="waiting"]');
   await waiting.waitFor();
-  assert.match(await waiting.innerText(), /busy.*Trying again in [23] s/s);
+  assert.match(await waiting.innerText(), /sandbox on the server is busy.*HTTP 429: all sandboxes are busy.*trying again in [23] s/s);
   await shot(page, 'run-429-countdown');
   assert.equal(await runEnded(page, 15_000), 'done');
   assert.equal(refused, 2, 'retried once by itself');
   await page.unroute('**/api/v1/run/stream');
   assert.deepEqual(browser.errors.filter((e) => !/429/.test(e)), [], 'no page errors');
+});
+
+test("the server's own rate limit (a real 429) is waited out the same way", async () => {
+  await compose({ version: 1, title: 'after a real 429', steps: [{ op: 'container', name: 'c1' }, { op: 'snapshot', label: 's', paths: ['/tmp'] }] });
+  // Keep this client's bucket empty with /validate calls (the same per-IP bucket as runs) while
+  // Run is pressed; a token can still trickle to the run, so try a few times.
+  let first;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await page.evaluate(() => {
+      window.flood = true;
+      const body = JSON.stringify({ version: 1, steps: [] });
+      const loop = async () => {
+        while (window.flood) await fetch('/api/v1/validate', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+      };
+      for (let i = 0; i < 5; i++) loop();
+    });
+    await page.waitForTimeout(2_500);
+    const answer = page.waitForResponse((r) => r.url().endsWith('/api/v1/run/stream'));
+    await page.locator('#run').click();
+    first = await answer;
+    await page.evaluate(() => { window.flood = false; });
+    if (first.status() === 429) break;
+    await runEnded(page);
+  }
+  assert.equal(first.status(), 429, 'the run met the rate limit');
+  assert.ok(Number(first.headers()['retry-after']) >= 1, 'Retry-After is set');
+  await page.locator('[data-state="waiting"]').waitFor();
+  assert.match(await page.locator('[data-state="waiting"]').innerText(), /Too many runs from this browser.*HTTP 429.*trying again in \d+ s/s);
+  await shot(page, 'run-429-real');
+  assert.equal(await runEnded(page, 20_000), 'done');
 });

@@ -39,8 +39,8 @@ fn status(phase: &RunPhase) -> Html {
             message,
         } => html! {
             <span class="waiting" data-state="waiting">
-                <strong>{ "The server is busy (HTTP 429): " }</strong>{ message.trim_end_matches('.') }
-                { format!(". Your run is not lost: trying again in {seconds_left} s…") }
+                <strong>{ message }</strong>
+                { format!(" Your run is not lost: trying again in {seconds_left} s…") }
             </span>
         },
         RunPhase::Failed(message) => {
