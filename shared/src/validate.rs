@@ -80,6 +80,9 @@ fn path_string(path: &serde_path_to_error::Path) -> String {
     }
 }
 
+/// Most keys of an object probed to find the field at fault (spec objects have at most 7).
+const MAX_PROBED_KEYS: usize = 16;
+
 /// The keys that name the variant of a step (`op`) and of an entry (`type`).
 const TAGS: [&str; 2] = ["op", "type"];
 
@@ -113,6 +116,11 @@ fn refine_field(json: &str, path: &str, message: &str) -> String {
     if message.starts_with("unknown variant") {
         let tag = TAGS.into_iter().find(|t| object.contains_key(*t));
         return tag.map_or(path.to_string(), |t| join_field(path, t));
+    }
+    // Each probe re-parses the document: only worth it for objects of spec size (a hostile
+    // object with thousands of keys would make this quadratic).
+    if object.len() > MAX_PROBED_KEYS {
+        return path.to_string();
     }
     let removals: Vec<(&String, Removal)> = object
         .keys()
@@ -1266,6 +1274,14 @@ mod tests {
         let e = parse_error(r#"{"steps": [{"op": "format_disk"}]}"#);
         assert_eq!(e.field, "steps[0].op");
         assert!(e.message.contains("format_disk"), "{}", e.message);
+    }
+
+    #[test]
+    fn parse_does_not_probe_huge_objects() {
+        let junk: String = (0..5000).map(|i| format!(r#","k{i}": 0"#)).collect();
+        let json = format!(r#"{{"steps": [{{"op": "tmpfs", "target": 5{junk}}}]}}"#);
+        let e = parse_error(&json);
+        assert_eq!(e.field, "steps[0]");
     }
 
     #[test]
