@@ -60,10 +60,11 @@ pub fn parse_spec(json: &str, limits: &Limits) -> Result<Spec, Vec<FieldError>> 
 fn deserialize_spec(json: &str) -> Result<Spec, FieldError> {
     let mut de = serde_json::Deserializer::from_str(json);
     let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let message = e.inner().to_string();
+        let raw = e.inner().to_string();
+        let message = sanitized(&raw);
         let field = match e.inner().classify() {
             Category::Syntax | Category::Eof | Category::Io => String::new(),
-            Category::Data => refine_field(json, &path_string(e.path()), &message),
+            Category::Data => refine_field(json, &path_string(e.path()), &raw),
         };
         FieldError::new(field, message)
     })?;
@@ -747,6 +748,28 @@ fn mode_problem(mode: u32) -> Option<String> {
     (mode > MAX_MODE).then(|| format!("mode {mode:#o} is above 0o7777 (permission bits only)"))
 }
 
+/// serde's messages quote the offending input: cut it short and escape control characters.
+fn sanitized(message: &str) -> String {
+    const MAX_MESSAGE_CHARS: usize = 300;
+    let cut: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    let escaped: String = cut
+        .chars()
+        .flat_map(|c| {
+            let esc: Vec<char> = if c.is_control() {
+                c.escape_debug().collect()
+            } else {
+                vec![c]
+            };
+            esc
+        })
+        .collect();
+    if cut.len() < message.len() {
+        format!("{escaped}…")
+    } else {
+        escaped
+    }
+}
+
 /// A hostile string, cut short and with control characters escaped, fit for an error message.
 fn shown(text: &str) -> String {
     let short: String = text.chars().take(64).collect();
@@ -1282,6 +1305,14 @@ mod tests {
         let json = format!(r#"{{"steps": [{{"op": "tmpfs", "target": 5{junk}}}]}}"#);
         let e = parse_error(&json);
         assert_eq!(e.field, "steps[0]");
+    }
+
+    #[test]
+    fn parse_messages_are_short_and_escaped() {
+        let op = format!("x\\u001b[31m{}", "y".repeat(5000));
+        let e = parse_error(&format!(r#"{{"steps": [{{"op": "{op}"}}]}}"#));
+        assert!(e.message.chars().count() <= 320, "{}", e.message.len());
+        assert!(!e.message.contains('\u{1b}'), "{}", e.message);
     }
 
     #[test]
