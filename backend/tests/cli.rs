@@ -288,3 +288,22 @@ fn chroot_can_be_escaped_and_pivot_root_cannot() {
         [("c1".to_string(), true), ("c2".to_string(), false)]
     );
 }
+
+#[test]
+fn a_spec_file_runs_and_reports_its_kernel_errors_as_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.json");
+    // Unmounting something that is not a mount point: the kernel says EINVAL, the run completes.
+    let spec = r#"{"title": "from a file", "steps": [
+        {"op": "mkdir", "path": "/srv/empty"},
+        {"op": "umount", "target": "/srv/empty"}]}"#;
+    std::fs::write(&path, spec).unwrap();
+    let out = rootlab(&["run", path.to_str().unwrap(), "--json", "-q"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: RunResult = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r.title, "from a file");
+    match &r.steps[1].outcome {
+        StepOutcome::Error(e) => assert_eq!(e.errno.as_deref(), Some("EINVAL"), "{e:?}"),
+        other => panic!("umount of a plain directory succeeded: {other:?}"),
+    }
+}
