@@ -21,9 +21,11 @@ const BASE: &str = "/api/v1";
 /// Why a call failed, as the page explains it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ApiError {
-    /// 429: every sandbox is busy or this client is over its rate; retry after that many seconds.
+    /// 429: every sandbox is busy (`busy`) or this client is over its rate (`rate_limited`);
+    /// retry after that many seconds.
     Busy {
         retry_after: u32,
+        code: String,
         message: String,
     },
     /// 400/422: the spec was refused; `fields` names each problem.
@@ -198,6 +200,7 @@ async fn error_from(response: &Response) -> ApiError {
                 .unwrap_or(5);
             ApiError::Busy {
                 retry_after,
+                code,
                 message,
             }
         }

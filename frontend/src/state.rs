@@ -188,8 +188,14 @@ impl State {
             Err(ApiError::Cancelled) => self.run = RunPhase::Cancelled,
             Err(ApiError::Busy {
                 retry_after,
+                code,
                 message,
             }) => {
+                let why = match code.as_str() {
+                    "rate_limited" => "Too many runs from this browser at once",
+                    _ => "Every sandbox on the server is busy and its queue is full",
+                };
+                let message = format!("{why} (HTTP 429: {}).", message.trim_end_matches('.'));
                 self.run = RunPhase::Waiting {
                     seconds_left: retry_after.max(1),
                     message,
