@@ -469,33 +469,38 @@ fn walk_mounts<'m>(
 fn differences(out: &mut String, r: &RunResult, i: usize, spec: Option<&Spec>, style: Style) {
     let snap = &r.snapshots[i];
     let host = snap.views.iter().find(|v| v.actor == HOST);
-    let mut sections = Vec::new();
+    let mut sections: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
     for view in snap.views.iter().filter(|v| v.actor != HOST) {
         if let Some(host) = host {
             let title = format!(
                 "host -> {} (what the container sees differently)",
                 view.actor
             );
-            sections.push((title, diff::diff_views(host, view), None));
+            let d = diff::diff_views(host, view);
+            sections.push((title, diff_lines(&d.mounts, &d.trees, style), vec![]));
         }
     }
     for view in &snap.views {
         for (j, earlier) in earlier_views(r, i, &view.actor) {
-            let label = &r.snapshots[j].label;
-            let title = format!("{} since \"{label}\"", view.actor);
+            let title = format!("{} since \"{}\"", view.actor, r.snapshots[j].label);
             let from = r.snapshots[j].step;
-            let leaks = (view.actor == HOST).then(|| leaks(earlier, view, from, snap.step, spec));
-            sections.push((title, diff::diff_views(earlier, view), leaks));
+            let leaks = if view.actor == HOST {
+                leaks(earlier, view, from, snap.step, spec)
+            } else {
+                vec![]
+            };
+            let d = diff::diff_views(earlier, view);
+            sections.push((title, diff_lines(&d.mounts, &d.trees, style), leaks));
         }
     }
+    sections.extend(layer_sections(r, i, style));
     if sections.is_empty() {
         return;
     }
     let _ = writeln!(out, "\n  {}", style.bold("Differences"));
-    for (title, d, leaks) in sections {
+    for (title, lines, leaks) in sections {
         let _ = writeln!(out, "  {}", style.bold(&format!("· {title}")));
-        let lines = diff_lines(&d.mounts, &d.trees, style);
-        if lines.is_empty() && leaks.as_ref().is_none_or(|l| l.is_empty()) {
+        if lines.is_empty() && leaks.is_empty() {
             let _ = writeln!(out, "      {}", style.dim("no difference"));
         }
         for line in lines.iter().take(MAX_DIFF_LINES) {
@@ -504,8 +509,51 @@ fn differences(out: &mut String, r: &RunResult, i: usize, spec: Option<&Spec>, s
         if lines.len() > MAX_DIFF_LINES {
             let _ = writeln!(out, "      … and {} more", lines.len() - MAX_DIFF_LINES);
         }
-        for leak in leaks.unwrap_or_default() {
+        for leak in leaks {
             let _ = writeln!(out, "    {}", style.red(&leak));
+        }
+    }
+}
+
+/// Each layer's own tree against the same layer in the latest earlier snapshot that recorded it:
+/// where copy-ups, whiteouts and opaque directories appear.
+fn layer_sections(
+    r: &RunResult,
+    i: usize,
+    style: Style,
+) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let no_mounts = diff::diff_mounts(&[], &[]);
+    let mut sections = Vec::new();
+    for layer in &r.snapshots[i].layers {
+        let earlier = (0..i).rev().find_map(|j| {
+            let l = r.snapshots[j]
+                .layers
+                .iter()
+                .find(|l| l.name == layer.name)?;
+            Some((j, l))
+        });
+        let Some((j, before)) = earlier else { continue };
+        let d = diff::diff_trees(&before.tree, &layer.tree, &[], &[]);
+        let mut lines = diff_lines(&no_mounts, std::slice::from_ref(&d), style);
+        annotate_markers(&mut lines, &d, &layer.tree);
+        let title = format!("layer {} since \"{}\"", layer.name, r.snapshots[j].label);
+        sections.push((title, lines, vec![]));
+    }
+    sections
+}
+
+/// Say what a new whiteout or opaque directory in a layer means.
+fn annotate_markers(lines: &mut [String], d: &TreeDiff, tree: &Tree) {
+    let by_path: HashMap<&str, &TreeEntry> =
+        tree.entries.iter().map(|e| (e.path.as_str(), e)).collect();
+    let shown = d.entries.iter().filter(|e| e.change != Change::Unchanged);
+    for (line, e) in lines.iter_mut().zip(shown) {
+        match by_path.get(e.path.as_str()) {
+            Some(t) if t.whiteout => line.push_str("  (whiteout: hides the lower layers' file)"),
+            Some(t) if t.opaque => {
+                line.push_str("  (opaque: lower layers' contents no longer show)")
+            }
+            _ => {}
         }
     }
 }
