@@ -949,4 +949,44 @@ mod tests {
         assert_eq!(mode_string(FileKind::Dir, 0o1777), "drwxrwxrwx");
         assert_eq!(mode_string(FileKind::File, 0o640), "-rw-r-----");
     }
+
+    #[test]
+    fn layer_changes_name_whiteouts_and_opaque_dirs() {
+        use rootlab_shared::result::LayerTree;
+        let (mut r, _) = leak_fixture();
+        let layer = |entries| LayerTree {
+            name: "container".into(),
+            tree: Tree {
+                root: String::new(),
+                error: None,
+                entries,
+                truncated: false,
+            },
+        };
+        let mut wh = entry("etc/os-release", FileKind::CharDevice);
+        wh.whiteout = true;
+        let mut doc = entry("usr/doc", FileKind::Dir);
+        doc.opaque = true;
+        r.snapshots[0].layers = vec![layer(vec![])];
+        r.snapshots[1].layers = vec![layer(vec![
+            entry("etc", FileKind::Dir),
+            wh,
+            entry("usr", FileKind::Dir),
+            doc,
+        ])];
+        let text = render(&r, None, Style { color: false });
+        assert!(
+            text.contains("· layer container since \"host before\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("+ etc/os-release  (whiteout: hides the lower layers' file)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("+ usr/doc  (opaque: lower layers' contents no longer show)"),
+            "{text}"
+        );
+        assert!(text.contains("  .\n  ├── etc/"), "{text}");
+    }
 }
