@@ -57,8 +57,9 @@ impl EngineConfig {
             .clone()
             .unwrap_or_else(|| default_state_dir(root));
         let (uid, gid) = if root {
-            let uid = args.sandbox_uid.unwrap_or(65534);
-            (uid, args.sandbox_gid.unwrap_or(uid))
+            // Root inside the sandbox must never be root outside.
+            let uid = args.sandbox_uid.filter(|u| *u != 0).unwrap_or(65534);
+            (uid, args.sandbox_gid.filter(|g| *g != 0).unwrap_or(uid))
         } else {
             // Rootless: the sandbox can only map the caller's own ids.
             (sys::effective_uid(), sys::effective_gid())

@@ -146,9 +146,13 @@ fn plan(
         map_uid: cfg.sandbox_uid,
         map_gid: cfg.sandbox_gid,
         cgroups: cgroups.map(|c| c.dirs.clone()).unwrap_or_default(),
-        // The sandbox uid is shared by every sandbox on the machine: with a pids cgroup a
-        // per-uid process limit would only make concurrent runs starve each other.
-        rlimit_nproc: (!pids_cg).then_some(limits.pids),
+        // Counted per sandbox (set inside its user namespace). Behind a pids cgroup it is a
+        // backstop one above the cgroup's limit, so the cgroup (which reports hits) acts first.
+        rlimit_nproc: Some(if pids_cg {
+            limits.pids + 1
+        } else {
+            limits.pids
+        }),
         rlimit_as: (!mem_cg).then_some(limits.memory_bytes),
     }
 }
@@ -169,9 +173,15 @@ fn enforcement(plan: &Plan, cfg: &EngineConfig) -> Vec<Enforcement> {
             "SIGKILL of the sandbox's pid namespace init after the deadline",
         ),
         if cg("pids") {
-            e("pids", "cgroup v1 pids.max")
+            e(
+                "pids",
+                "cgroup v1 pids.max (RLIMIT_NPROC in the sandbox's user namespace as backstop)",
+            )
         } else {
-            e("pids", "RLIMIT_NPROC (rootless: no writable cgroup)")
+            e(
+                "pids",
+                "RLIMIT_NPROC in the sandbox's user namespace (no writable cgroup)",
+            )
         },
         if cg("memory") {
             e("memory_bytes", "cgroup v1 memory.limit_in_bytes")

@@ -191,7 +191,7 @@ fn killing_the_worker_mid_run_leaves_nothing_behind() {
     let mut w = Worker::start();
     let (state_dir, uid, dead_pid) = (w.state_dir.clone(), w.sandbox_uid, w.pid());
     let _one = Worker::lock();
-    let before = HostState::capture(&state_dir, uid);
+    let before = HostState::capture(&state_dir, uid, dead_pid);
     let spec = serde_json::from_value(json!({ "steps": [
         { "op": "container", "name": "c1", "namespaces": ["pid"] },
         { "op": "tmpfs", "in": "c1", "target": "/tmp" },
@@ -211,10 +211,10 @@ fn killing_the_worker_mid_run_leaves_nothing_behind() {
     // The sandbox dies with its parent (PR_SET_PDEATHSIG, then the pid namespace); the kernel
     // needs a moment to deliver that, so poll briefly.
     let deadline = Instant::now() + Duration::from_secs(3);
-    let mut after = HostState::capture(&state_dir, uid);
+    let mut after = HostState::capture(&state_dir, uid, dead_pid);
     while after.sandbox_processes != before.sandbox_processes && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
-        after = HostState::capture(&state_dir, uid);
+        after = HostState::capture(&state_dir, uid, dead_pid);
     }
     assert_eq!(
         after.sandbox_processes, before.sandbox_processes,
@@ -229,14 +229,34 @@ fn killing_the_worker_mid_run_leaves_nothing_behind() {
             .to_string_lossy()
             .starts_with(&prefix)
     };
-    assert!(
-        after.cgroups.iter().any(|d| is_stale(&d)),
-        "the dead worker's cgroups remain"
-    );
     drop(_one);
-    // The next worker reaps the dead worker's cgroups on start.
+    // The next worker reaps the dead worker's cgroups on start (any other rootlab worker
+    // starting on this machine may have done so already).
     let _next = Worker::start();
-    let reaped = HostState::capture(&state_dir, uid);
-    let stale: Vec<_> = reaped.cgroups.iter().filter(is_stale).collect();
+    let reaped = engine_support::all_rootlab_cgroups();
+    let stale: Vec<_> = reaped.iter().filter(is_stale).collect();
     assert!(stale.is_empty(), "stale cgroups not reaped: {stale:?}");
+}
+
+#[test]
+fn a_starting_worker_reaps_cgroups_of_dead_workers() {
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let dirs: Vec<_> = ["pids", "memory"]
+        .iter()
+        .map(|c| {
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join("rootlab")
+                .join(format!("{dead}-0"))
+        })
+        .collect();
+    for d in &dirs {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let _w = Worker::start();
+    for d in &dirs {
+        assert!(!d.exists(), "{} was not reaped", d.display());
+    }
 }

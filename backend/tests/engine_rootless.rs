@@ -64,4 +64,16 @@ fn rootless_limits_still_hold() {
         "300000000",
         "RLIMIT_AS must stop the hog"
     );
+    let bomb = json!({ "steps": [
+        { "op": "run", "argv": ["sh", "-c", "for i in 1 2 3 4 5 6; do sleep 0.1 & done; wait; echo fine"] },
+        { "op": "run", "argv": ["bash", "-c", ":(){ :|:& };:; sleep 5"] } ] });
+    let limits = Limits {
+        pids: 16,
+        wall_ms: 1500,
+        ..Limits::default()
+    };
+    let r = w.run_clean(bomb, limits).result().clone();
+    // Processes within the limit run; the bomb is stopped and torn down with the sandbox.
+    assert_eq!(engine_support::stdout(&r.steps[0]), "fine\n");
+    assert_eq!(r.status, RunStatus::LimitExceeded, "{:?}", r.message);
 }

@@ -52,7 +52,14 @@ fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
             | CloneFlags::CLONE_NEWCGROUP,
     )
     .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|...): {e}"))?;
-    write_id_maps(plan.map_uid, plan.map_gid).map_err(|e| format!("writing id maps: {e}"))
+    write_id_maps(plan.map_uid, plan.map_gid).map_err(|e| format!("writing id maps: {e}"))?;
+    // Set inside the new user namespace, RLIMIT_NPROC counts only this sandbox's processes;
+    // set before it, it would count every process of the uid on the machine.
+    if let Some(n) = plan.rlimit_nproc {
+        sys::set_rlimit(Rlimit::Processes, n)
+            .map_err(|e| format!("setrlimit(RLIMIT_NPROC): {e}"))?;
+    }
+    Ok(())
 }
 
 /// Nothing in the sandbox may write to the worker's protocol stream or read its requests.
@@ -69,9 +76,6 @@ fn quiet_stdio() -> std::io::Result<()> {
 fn apply_rlimits(plan: &Plan) -> Result<(), sys::Errno> {
     sys::set_rlimit(Rlimit::CoreSize, 0)?;
     sys::set_rlimit(Rlimit::FileSize, plan.limits.disk_bytes.max(1))?;
-    if let Some(n) = plan.rlimit_nproc {
-        sys::set_rlimit(Rlimit::Processes, n)?;
-    }
     if let Some(bytes) = plan.rlimit_as {
         sys::set_rlimit(Rlimit::AddressSpace, bytes)?;
     }

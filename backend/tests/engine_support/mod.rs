@@ -7,6 +7,7 @@ pub mod lessons;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
@@ -24,6 +25,11 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 pub const TEST_SANDBOX_UID: u32 = 61234;
 
 pub const WORKER: &str = env!("CARGO_BIN_EXE_rootlab-worker");
+
+/// Every cgroup directory under rootlab's parent.
+pub fn all_rootlab_cgroups() -> BTreeSet<PathBuf> {
+    rootlab_cgroups()
+}
 
 /// The state dir shared by the root-mode tests (images are built once and reused).
 pub fn root_state_dir() -> PathBuf {
@@ -69,7 +75,11 @@ impl Worker {
     }
 
     pub fn spawn(mut cmd: Command, state_dir: PathBuf, sandbox_uid: u32) -> Worker {
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+        // Its own process group, inherited by every sandbox process: the process check looks at
+        // this group only, not at other programs that happen to run as the same uid.
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .process_group(0);
         // A starting worker runs helpers (ldd, busybox --list) as its own uid, which the
         // process check of a concurrent run would take for leftovers.
         let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -159,9 +169,10 @@ impl Worker {
     pub fn run_clean(&mut self, spec: Value, limits: Limits) -> Outcome {
         let spec: Spec = serde_json::from_value(spec).expect("test spec must parse");
         let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        let before = HostState::capture(&self.state_dir, self.sandbox_uid);
+        let pid = self.pid();
+        let before = HostState::capture(&self.state_dir, self.sandbox_uid, pid);
         let out = self.request(spec, limits);
-        let after = HostState::capture(&self.state_dir, self.sandbox_uid);
+        let after = HostState::capture(&self.state_dir, self.sandbox_uid, pid);
         before.assert_same(&after);
         out
     }
@@ -190,28 +201,57 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn capture(state_dir: &Path, sandbox_uid: u32) -> HostState {
+    /// The machine's state as far as the worker `worker_pid` could change it (other rootlab
+    /// servers on this machine have cgroups of their own).
+    pub fn capture(state_dir: &Path, sandbox_uid: u32, worker_pid: u32) -> HostState {
+        let prefix = format!("{worker_pid}-");
+        let mut cgroups = rootlab_cgroups();
+        cgroups.retain(|d| {
+            d.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        });
         HostState {
             mountinfo: std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
-            sandbox_processes: processes_of(sandbox_uid),
+            sandbox_processes: processes_of(sandbox_uid, worker_pid),
             state_entries: state_entries(state_dir),
-            cgroups: rootlab_cgroups(),
+            cgroups,
         }
     }
 
     pub fn assert_same(&self, after: &HostState) {
         assert_eq!(self.mountinfo, after.mountinfo, "host mount table changed");
+        let describe = |pids: &BTreeSet<i32>| -> Vec<String> {
+            pids.iter()
+                .map(|p| {
+                    let status = std::fs::read_to_string(format!("/proc/{p}/status"));
+                    let keep = |l: &&str| {
+                        ["Name:", "State:", "PPid:"]
+                            .iter()
+                            .any(|k| l.starts_with(k))
+                    };
+                    let text = status.unwrap_or_default();
+                    format!(
+                        "{p}: {}",
+                        text.lines().filter(keep).collect::<Vec<_>>().join(" ")
+                    )
+                })
+                .collect()
+        };
         assert_eq!(
-            self.sandbox_processes, after.sandbox_processes,
-            "processes of the sandbox uid left behind"
+            self.sandbox_processes,
+            after.sandbox_processes,
+            "processes of the sandbox uid changed: {:?}",
+            describe(&after.sandbox_processes)
         );
         assert_eq!(self.state_entries, after.state_entries, "state dir changed");
         assert_eq!(self.cgroups, after.cgroups, "cgroup dirs left behind");
     }
 }
 
-/// Pids whose real uid is `uid`.
-fn processes_of(uid: u32) -> BTreeSet<i32> {
+/// Pids whose real uid is `uid` in process group `group`.
+fn processes_of(uid: u32, group: u32) -> BTreeSet<i32> {
     let mut out = BTreeSet::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
@@ -223,11 +263,18 @@ fn processes_of(uid: u32) -> BTreeSet<i32> {
             .find(|l| l.starts_with("Uid:"))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|u| u.parse::<u32>().ok());
-        if real == Some(uid) {
+        if real == Some(uid) && process_group(&entry.path()) == Some(group) {
             out.insert(pid);
         }
     }
     out
+}
+
+/// Field 5 of `/proc/<pid>/stat` (after the parenthesised command name).
+fn process_group(proc_dir: &Path) -> Option<u32> {
+    let stat = std::fs::read_to_string(proc_dir.join("stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    after_name.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// Every path in the state dir except the image cache.
