@@ -292,10 +292,15 @@ fn entry_fields(b: &TreeEntry, a: &TreeEntry) -> Vec<EntryField> {
 /// Compare two mount tables, rows matched by (target, occurrence among same-target rows).
 pub fn diff_mounts(before: &[MountEntry], after: &[MountEntry]) -> MountDiff {
     let before_keys = keyed(before);
+    let index: HashMap<(&str, usize), usize> = before_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (*k, i))
+        .collect();
     let mut matched = vec![false; before.len()];
     let mut rows = Vec::with_capacity(after.len());
     for ((target, occurrence), a) in keyed(after).into_iter().zip(after) {
-        let row = match before_keys.iter().position(|k| *k == (target, occurrence)) {
+        let row = match index.get(&(target, occurrence)).copied() {
             Some(i) => {
                 matched[i] = true;
                 mount_compared(&before[i], a, occurrence)
