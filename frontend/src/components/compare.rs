@@ -58,6 +58,9 @@ pub fn Compare(props: &CompareProps) -> Html {
                 { picker("left", "Left", &choices, &left, props.on_compare.reform({ let right = right.clone(); move |l| (l, right.clone()) })) }
                 { picker("right", "Right", &choices, &right, props.on_compare.reform({ let left = left.clone(); move |r| (left.clone(), r) })) }
             </div>
+            if left == right {
+                <p class="muted same-sides">{ "One snapshot only: both sides show it. Pick another side above to compare." }</p>
+            }
             <Legend />
             <h3>{ "File trees" }</h3>
             <TreeDiff rows={rows} left={label(&left)} right={label(&right)} />
