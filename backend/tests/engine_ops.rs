@@ -256,7 +256,8 @@ fn run_reports_exit_status_and_missing_programs() {
         { "op": "run", "argv": ["sh", "-c", "echo out; echo err >&2; exit 3"] },
         { "op": "run", "argv": ["no-such-program"] },
         { "op": "run", "argv": ["id", "-u"] },
-        { "op": "run", "argv": ["sh", "-c", "sleep 30 & echo started"] } ] });
+        { "op": "run", "argv": ["sh", "-c", "sleep 30 & echo started"] },
+        { "op": "run", "argv": ["sh", "-c", "yes | head -c 4"] } ] });
     let r = w.run(spec);
     let o = r.steps[0].output.as_ref().unwrap();
     assert_eq!(
@@ -269,5 +270,8 @@ fn run_reports_exit_status_and_missing_programs() {
     // A background child holding the pipes does not keep the step waiting.
     assert_ok(&r.steps[3]);
     assert_eq!(stdout(&r.steps[3]), "started\n");
+    // Programs get the default SIGPIPE: `yes` dies quietly when head stops reading.
+    let o = r.steps[4].output.as_ref().unwrap();
+    assert_eq!((o.stdout.as_str(), o.stderr.as_str()), ("y\ny\n", ""));
     assert_eq!(r.status, RunStatus::Completed);
 }

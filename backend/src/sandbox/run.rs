@@ -143,6 +143,7 @@ pub fn capture(path: &Path, argv: &[String], limits: &Limits) -> Result<CommandO
             let _ = sys::dup_onto(sys::raw(&stdin_r), 0);
             let _ = sys::dup_onto(sys::raw(&out_w), 1);
             let _ = sys::dup_onto(sys::raw(&err_w), 2);
+            sys::default_sigpipe();
             let errno = sys::execve(path, argv, &env);
             let mut status_w = status_w;
             let _ = std::io::Write::write_all(&mut status_w, &(errno as i32).to_le_bytes());

@@ -252,6 +252,15 @@ pub fn poll_readable(fds: &[RawFd], timeout_ms: Option<u64>) -> SysResult<Vec<bo
         .collect())
 }
 
+/// Restore the default SIGPIPE disposition, which the Rust runtime sets to "ignore" and an
+/// exec'd program would otherwise inherit (a shell pipeline would then print EPIPE errors).
+pub fn default_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: installs the default disposition, no handler code runs; called in a
+    // single-threaded child just before exec.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 /// Replace the process image; returns only on failure.
 pub fn execve(path: &Path, argv: &[String], env: &[String]) -> Errno {
     let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {
