@@ -10,7 +10,14 @@ use rootlab_shared::diff::diff_trees;
 use rootlab_shared::result::{FileKind, MountEntry, Tree, TreeEntry};
 
 const ENTRIES: usize = 10_000;
-const RUNS: usize = 50;
+/// Timed runs under `cargo bench` (which passes --bench); `cargo test --benches` only checks it works.
+fn runs() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        50
+    } else {
+        2
+    }
+}
 
 fn entry(i: usize) -> TreeEntry {
     TreeEntry {
@@ -55,7 +62,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn time<T>(mut f: impl FnMut() -> T) -> Duration {
-    let samples = (0..RUNS)
+    let samples = (0..runs())
         .map(|_| {
             let clock = Instant::now();
             std::hint::black_box(f());
@@ -79,7 +86,10 @@ fn main() {
         (b, a)
     });
     let d = diff_trees(&before, &after, &mounts, &mounts);
-    println!("diff of two {ENTRIES}-entry trees, median of {RUNS} runs (native release)");
+    println!(
+        "diff of two {ENTRIES}-entry trees, median of {} runs (native release)",
+        runs()
+    );
     println!("  result: {:?}", d.counts);
     println!(
         "  diff_trees:            {:>8.2} ms",
