@@ -43,7 +43,7 @@ fn fork_bomb_hits_the_process_limit_and_is_torn_down() {
     let out = w.run_clean(
         spec,
         limits(|l| {
-            l.wall_ms = 1500;
+            l.wall_ms = 2500;
             l.pids = 32;
         }),
     );
