@@ -71,6 +71,15 @@ test('steps can be added, reordered and removed in the form', async () => {
   await shot(page, 'composer-form');
 });
 
+test('an argument with spaces typed key by key stays one argument', async () => {
+  await page.locator('#f-json').fill(JSON.stringify({ version: 1, steps: [{ op: 'container', name: 'c1' }, { op: 'run', in: 'c1', argv: ['true'] }] }, null, 2));
+  const argv = page.locator('#f-steps-1-argv');
+  await argv.fill('');
+  await argv.pressSequentially("sh -c 'echo a b'", { delay: 15 });
+  assert.equal(await argv.inputValue(), "sh -c 'echo a b'", 'nothing typed was eaten');
+  assert.deepEqual(JSON.parse(await page.locator('#f-json').inputValue()).steps[1].argv, ['sh', '-c', 'echo a b']);
+});
+
 test('a shared link reproduces the run', async () => {
   const [first] = await api('/presets');
   await openGallery(page);

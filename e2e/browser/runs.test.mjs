@@ -33,6 +33,7 @@ test('a long run shows its progress and can be cancelled', async () => {
   await compose(BUSY_LOOP);
   await page.locator('#run').click();
   await page.waitForFunction(() => /step 2 of 3: run in c1/.test(document.querySelector('.run-status')?.innerText ?? ''), null, { timeout: 10_000 });
+  assert.match(await page.locator('.live-steps').innerText(), /unshare/, 'finished steps are listed as they stream in');
   await shot(page, 'run-progress');
   const started = Date.now();
   await page.locator('#cancel').click();

@@ -35,7 +35,10 @@ pub fn Field(props: &FieldProps) -> Html {
         .collect();
     let invalid = !errors.is_empty();
     let err_id = format!("{id}-err");
-    let control = control(props, &id, invalid, &err_id);
+    // What was typed, kept while it still means the spec's value: re-displaying the parsed value
+    // would eat a half-typed quote or a trailing space under the caret.
+    let typed = use_state(|| None::<String>);
+    let control = control(props, &id, invalid, &err_id, &typed);
     html! {
         <div class={classes!("field", invalid.then_some("invalid"), matches!(props.kind, Kind::LongText).then_some("wide"))}>
             <label for={id.clone()}>{ &props.label }{ hint(props.kind) }</label>
@@ -64,10 +67,25 @@ fn setter(props: &FieldProps, kind: Kind) -> Callback<String> {
         .reform(move |text: String| (path.clone(), form::parse_input(kind, &text)))
 }
 
-fn control(props: &FieldProps, id: &str, invalid: bool, err_id: &str) -> Html {
+fn control(
+    props: &FieldProps,
+    id: &str,
+    invalid: bool,
+    err_id: &str,
+    typed: &UseStateHandle<Option<String>>,
+) -> Html {
     let kind = props.kind;
-    let text = form::display(kind, props.value.as_ref());
-    let set = setter(props, kind);
+    let text = match &**typed {
+        Some(t) if form::parse_input(kind, t) == props.value => t.clone(),
+        _ => form::display(kind, props.value.as_ref()),
+    };
+    let set = {
+        let (typed, set) = (typed.clone(), setter(props, kind));
+        Callback::from(move |value: String| {
+            typed.set(Some(value.clone()));
+            set.emit(value);
+        })
+    };
     let described = invalid.then(|| err_id.to_string());
     let invalid_attr = invalid.then_some("true");
     match kind {

@@ -2,6 +2,8 @@
 
 use yew::prelude::*;
 
+use rootlab_shared::result::StepOutcome;
+
 use crate::state::{Progress, RunPhase};
 
 #[derive(Properties, PartialEq)]
@@ -26,7 +28,27 @@ pub fn RunBar(props: &RunBarProps) -> Html {
                 <button type="button" id="cancel" class="danger" onclick={cancel}>{ "■ Cancel" }</button>
             }
             <div class="run-status" role="status" aria-live="polite">{ status(&props.phase) }</div>
+            if let RunPhase::Running(p) = &props.phase { { live_steps(p) } }
         </div>
+    }
+}
+
+/// The steps the stream has reported so far, one line each, while the run goes on.
+fn live_steps(p: &Progress) -> Html {
+    if p.finished.is_empty() {
+        return html! {};
+    }
+    html! {
+        <ol class="live-steps" aria-label="Steps done so far">
+            { for p.finished.iter().map(|s| {
+                let verdict = match &s.outcome {
+                    StepOutcome::Ok => "ok".to_string(),
+                    StepOutcome::Error(e) => e.errno.clone().unwrap_or_else(|| "error".into()),
+                    StepOutcome::Skipped { .. } => "skipped".to_string(),
+                };
+                html! { <li><span class="num">{ s.index + 1 }</span><code>{ &s.command }</code>{ " " }<strong>{ verdict }</strong></li> }
+            }) }
+        </ol>
     }
 }
 

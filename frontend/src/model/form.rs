@@ -264,11 +264,7 @@ pub fn display(kind: Kind, value: Option<&Value>) -> String {
         }
         (Kind::List, Some(Value::Array(items))) => items
             .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| i.to_string())
-            })
+            .map(|i| i.as_str().map(quote_word).unwrap_or_else(|| i.to_string()))
             .collect::<Vec<_>>()
             .join(" "),
         (_, Some(Value::String(s))) => s.clone(),
@@ -296,10 +292,47 @@ pub fn parse_input(kind: Kind, text: &str) -> Option<Value> {
                 .map(|n| json!(n))
                 .unwrap_or_else(|_| json!(text)),
         ),
-        Kind::List => Some(json!(trimmed.split_whitespace().collect::<Vec<_>>())),
+        Kind::List => Some(json!(split_words(trimmed))),
         Kind::Bool => Some(json!(trimmed == "true")),
         Kind::Multi(_) => Some(json!(trimmed.split_whitespace().collect::<Vec<_>>())),
     }
+}
+
+/// A list item as typed in the form: quoted when it holds a space or a quote, so
+/// `bash -c 'while :; do :; done'` survives the round trip through the text field.
+fn quote_word(word: &str) -> String {
+    if !word.is_empty() && !word.contains([' ', '\'', '"', '\t']) {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Split like a shell does for words: spaces separate, single and double quotes group, and
+/// `'\''` (close, escaped quote, reopen) is a quote inside single quotes.
+fn split_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (None, _) if escaped => {
+                word.get_or_insert_with(String::new).push(c);
+                escaped = false;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.get_or_insert_with(String::new).push(c),
+            (None, '\\') => escaped = true,
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (None, c) if c.is_whitespace() => words.extend(word.take()),
+            (None, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
 }
 
 /// Containers named by steps before `index`: who may act in that step.
@@ -370,6 +403,15 @@ mod tests {
         swap_down(&mut doc, "steps", 0);
         assert_eq!(doc["steps"][0]["op"], "tmpfs");
         assert_eq!(actors_before(&doc, 1), vec!["host"]);
+    }
+
+    #[test]
+    fn list_items_with_spaces_survive_the_text_field() {
+        let argv = json!(["bash", "-c", "while :; do :; done", "it's", ""]);
+        let text = display(Kind::List, Some(&argv));
+        assert_eq!(text, r#"bash -c 'while :; do :; done' 'it'\''s' ''"#);
+        assert_eq!(parse_input(Kind::List, &text), Some(argv));
+        assert_eq!(parse_input(Kind::List, "ls  -l \"/a b\""), Some(json!(["ls", "-l", "/a b"])));
     }
 
     #[test]
