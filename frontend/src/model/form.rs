@@ -411,7 +411,10 @@ mod tests {
         let text = display(Kind::List, Some(&argv));
         assert_eq!(text, r#"bash -c 'while :; do :; done' 'it'\''s' ''"#);
         assert_eq!(parse_input(Kind::List, &text), Some(argv));
-        assert_eq!(parse_input(Kind::List, "ls  -l \"/a b\""), Some(json!(["ls", "-l", "/a b"])));
+        assert_eq!(
+            parse_input(Kind::List, "ls  -l \"/a b\""),
+            Some(json!(["ls", "-l", "/a b"]))
+        );
     }
 
     #[test]
