@@ -8,7 +8,8 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
 (cd e2e && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; } >/dev/null)
-[ -f frontend/dist/index.html ] || frontend/build.sh
+# Always: a stale dist would test old code, and an up-to-date build takes seconds.
+frontend/build.sh
 cargo build -p rootlab --bins
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

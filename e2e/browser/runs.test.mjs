@@ -97,3 +97,19 @@ test("the server's own rate limit (a real 429) is waited out the same way", asyn
   await shot(page, 'run-429-real');
   assert.equal(await runEnded(page, 20_000), 'done');
 });
+
+test('keyboard only: Tab to a lesson, Enter runs it, focus is visible', async () => {
+  await openGallery(page);
+  // The first focusable controls are the header's; the first lesson's Open and Run follow.
+  let focused = '';
+  for (let i = 0; i < 12 && !focused.includes('run-preset'); i++) {
+    await page.keyboard.press('Tab');
+    focused = await page.evaluate(() => document.activeElement?.className ?? '');
+  }
+  assert.match(focused, /run-preset/, 'a lesson\'s Run button is reachable with Tab');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none', 'the focused button shows a focus ring');
+  await shot(page, 'keyboard-focus');
+  await page.keyboard.press('Enter');
+  assert.equal(await runEnded(page), 'done');
+});
