@@ -340,6 +340,175 @@ pub fn pair_for_snapshot(result: &RunResult, s: usize) -> Option<(SideRef, SideR
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rootlab_shared::result::{FileKind, LayerTree, MountEntry, Snapshot, TreeEntry, View};
+
+    fn entry(path: &str, layer: Option<&str>, whiteout: bool) -> TreeEntry {
+        TreeEntry {
+            path: path.into(),
+            kind: FileKind::File,
+            size: 0,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            owner: "root".into(),
+            link_target: None,
+            preview: None,
+            layer: layer.map(str::to_string),
+            whiteout,
+            opaque: false,
+            mount_point: false,
+        }
+    }
+
+    fn tree(root: &str, entries: Vec<TreeEntry>) -> Tree {
+        Tree {
+            root: root.into(),
+            error: None,
+            entries,
+            truncated: false,
+        }
+    }
+
+    fn mount(target: &str) -> MountEntry {
+        MountEntry {
+            id: 1,
+            parent: 0,
+            target: target.into(),
+            source: "none".into(),
+            root: "/".into(),
+            fstype: "tmpfs".into(),
+            options: "rw".into(),
+            propagation: "shared".into(),
+            shared: Some(1),
+            master: None,
+        }
+    }
+
+    fn view(actor: &str, mounts: &[&str], trees: Vec<Tree>) -> View {
+        View {
+            actor: actor.into(),
+            mounts: mounts.iter().map(|m| mount(m)).collect(),
+            trees,
+        }
+    }
+
+    fn snap(label: &str, views: Vec<View>, layers: Vec<LayerTree>) -> Snapshot {
+        Snapshot {
+            label: label.into(),
+            step: 0,
+            views,
+            layers,
+        }
+    }
+
+    fn result(snapshots: Vec<Snapshot>) -> RunResult {
+        let mut r: RunResult = serde_json::from_str(
+            r#"{"version":1,"title":"","status":"completed","kernel_release":"6","image":{"name":"tools","programs":[]},
+                "limits":{"limits":{},"enforcement":[]},"steps":[],"snapshots":[],"duration_us":1}"#,
+        )
+        .unwrap();
+        r.snapshots = snapshots;
+        r
+    }
+
+    fn host_view(s: usize) -> SideRef {
+        SideRef::View {
+            snapshot: s,
+            actor: HOST.into(),
+            tree: 0,
+        }
+    }
+
+    #[test]
+    fn a_host_table_that_changed_is_shown_before_and_after() {
+        let r = result(vec![
+            snap(
+                "host before",
+                vec![view(HOST, &["/"], vec![tree("/tmp", vec![])])],
+                vec![],
+            ),
+            snap(
+                "c1 after mount",
+                vec![view("c1", &["/", "/tmp"], vec![tree("/tmp", vec![])])],
+                vec![],
+            ),
+            snap(
+                "host after exit",
+                vec![view(HOST, &["/", "/tmp"], vec![tree("/tmp", vec![])])],
+                vec![],
+            ),
+        ]);
+        assert_eq!(default_pair(&r), Some((host_view(0), host_view(2))));
+    }
+
+    #[test]
+    fn an_unchanged_host_is_compared_with_its_container() {
+        let r = result(vec![snap(
+            "after mount",
+            vec![
+                view("c1", &["/", "/tmp"], vec![tree("/tmp", vec![])]),
+                view(HOST, &["/"], vec![tree("/tmp", vec![])]),
+            ],
+            vec![],
+        )]);
+        let c1 = SideRef::View {
+            snapshot: 0,
+            actor: "c1".into(),
+            tree: 0,
+        };
+        assert_eq!(default_pair(&r), Some((host_view(0), c1)));
+    }
+
+    #[test]
+    fn the_layer_holding_whiteouts_is_compared_with_the_merged_view() {
+        let layers = vec![
+            LayerTree {
+                name: "base".into(),
+                tree: tree("/layers/base", vec![entry("/layers/base/a", None, false)]),
+            },
+            LayerTree {
+                name: "upper".into(),
+                tree: tree("/layers/upper", vec![entry("/layers/upper/a", None, true)]),
+            },
+        ];
+        let merged = view(
+            HOST,
+            &["/", "/merged"],
+            vec![tree(
+                "/merged",
+                vec![entry("/merged/b", Some("base"), false)],
+            )],
+        );
+        let r = result(vec![snap("after writes", vec![merged], layers)]);
+        let upper = SideRef::Layer {
+            snapshot: 0,
+            name: "upper".into(),
+        };
+        assert_eq!(default_pair(&r), Some((upper, host_view(0))));
+        assert!(quick_pairs(&r)
+            .iter()
+            .any(|(name, ..)| name == "layer vs merged"));
+    }
+
+    #[test]
+    fn snapshot_links_pick_the_next_snapshot_and_a_sensible_pair() {
+        let mut first = snap(
+            "one",
+            vec![view(HOST, &["/"], vec![tree("/", vec![])])],
+            vec![],
+        );
+        first.step = 2;
+        let mut second = snap(
+            "two",
+            vec![view(HOST, &["/"], vec![tree("/", vec![])])],
+            vec![],
+        );
+        second.step = 5;
+        let r = result(vec![first, second]);
+        assert_eq!(snapshot_after(&r, 3), Some(1));
+        assert_eq!(snapshot_after(&r, 6), None);
+        assert_eq!(pair_for_snapshot(&r, 1), Some((host_view(0), host_view(1))));
+    }
 
     #[test]
     fn side_keys_round_trip() {
