@@ -19,7 +19,7 @@ use rootlab_shared::{Limits, Spec};
 use crate::config::EngineConfig;
 use crate::images::{self, ImageError};
 use crate::sandbox::cgroup::Cgroups;
-use crate::sandbox::{self, channel, jail_exit, sys, LabMessage, Plan};
+use crate::sandbox::{self, channel, jail_exit, netns, sys, LabMessage, Plan};
 
 /// Extra time the engine grants the jail's own deadline before killing the jail itself.
 const BACKSTOP_MS: u64 = 2000;
@@ -51,6 +51,7 @@ fn describe(errors: &[FieldError]) -> String {
 /// Build (or verify) every base image this machine can provide, and the sandbox mount point.
 pub fn prepare(cfg: &EngineConfig) -> Result<Vec<ImageInfo>, EngineError> {
     ensure_mount_dir(cfg)?;
+    netns::refill();
     let mut infos = Vec::new();
     for name in ImageName::ALL {
         match images::ensure(cfg, name) {
@@ -117,6 +118,8 @@ pub fn run(
     on_event(RunEvent::Finished {
         result: Box::new(result.clone()),
     });
+    // Off the critical path: the next run's network namespace is made once this one is reported.
+    netns::refill();
     Ok(result)
 }
 
@@ -154,6 +157,7 @@ fn plan(
             limits.pids
         }),
         rlimit_as: (!mem_cg).then_some(limits.memory_bytes),
+        netns: netns::take().map(std::sync::Arc::new),
     }
 }
 

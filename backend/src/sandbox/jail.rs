@@ -33,6 +33,12 @@ fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
         std::fs::write(&tasks, "0").map_err(|e| format!("joining {}: {e}", tasks.display()))?;
     }
     apply_rlimits(plan).map_err(|e| format!("setrlimit: {e}"))?;
+    // Joining needs privilege over the namespace's owner (the initial user namespace): do it
+    // before dropping to the sandbox uid.
+    let joined_net = plan
+        .netns
+        .as_ref()
+        .is_some_and(|ns| sys::setns(ns.as_ref(), CloneFlags::CLONE_NEWNET).is_ok());
     if let Some((uid, gid)) = plan.drop_to {
         sys::become_user(uid, gid).map_err(|e| format!("dropping to uid {uid}: {e}"))?;
     }
@@ -42,16 +48,17 @@ fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
     if sys::getppid() != parent {
         return Err("the worker died during set-up".into());
     }
-    sys::unshare(
-        CloneFlags::CLONE_NEWUSER
-            | CloneFlags::CLONE_NEWNS
-            | CloneFlags::CLONE_NEWPID
-            | CloneFlags::CLONE_NEWUTS
-            | CloneFlags::CLONE_NEWIPC
-            | CloneFlags::CLONE_NEWNET
-            | CloneFlags::CLONE_NEWCGROUP,
-    )
-    .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|...): {e}"))?;
+    let mut flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWCGROUP;
+    if !joined_net {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    sys::unshare(flags)
+        .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|...): {e}"))?;
     write_id_maps(plan.map_uid, plan.map_gid).map_err(|e| format!("writing id maps: {e}"))?;
     // Set inside the new user namespace, RLIMIT_NPROC counts only this sandbox's processes;
     // set before it, it would count every process of the uid on the machine.

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod jail;
 pub mod lab;
 pub mod layers;
+pub mod netns;
 pub mod ops;
 pub mod rootfs;
 pub mod run;
@@ -43,6 +44,8 @@ pub struct Plan {
     pub map_gid: u32,
     /// cgroup directories the sandbox joins before dropping privileges.
     pub cgroups: Vec<PathBuf>,
+    /// A fresh network namespace to join (as root) instead of creating one.
+    pub netns: Option<std::sync::Arc<File>>,
     /// Process limits applied with setrlimit (as backstop or instead of cgroups).
     pub rlimit_nproc: Option<u64>,
     pub rlimit_as: Option<u64>,

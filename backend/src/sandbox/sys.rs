@@ -93,6 +93,11 @@ pub fn dup_onto(fd: RawFd, target: RawFd) -> SysResult<()> {
     Errno::result(rc).map(drop)
 }
 
+/// Join the namespace behind `ns` (an open `/proc/<pid>/ns/<type>` file).
+pub fn setns(ns: &impl std::os::fd::AsFd, kind: CloneFlags) -> SysResult<()> {
+    nix::sched::setns(ns, kind)
+}
+
 pub fn unshare(flags: CloneFlags) -> SysResult<()> {
     nix::sched::unshare(flags)
 }
