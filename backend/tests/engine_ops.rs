@@ -275,3 +275,24 @@ fn run_reports_exit_status_and_missing_programs() {
     assert_eq!((o.stdout.as_str(), o.stderr.as_str()), ("y\ny\n", ""));
     assert_eq!(r.status, RunStatus::Completed);
 }
+
+#[test]
+fn the_lab_host_has_no_network() {
+    let mut w = Worker::start();
+    let spec = json!({ "steps": [
+        { "op": "run", "argv": ["cat", "/proc/net/dev"] },
+        { "op": "run", "argv": ["readlink", "/proc/self/ns/net"] } ] });
+    let first = w.run(spec);
+    let devices = stdout(&first.steps[0]);
+    let names: Vec<&str> = devices
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(names, ["lo"], "{devices}");
+    let ns = |r: &rootlab_shared::result::RunResult| stdout(&r.steps[1]);
+    assert!(ns(&first).starts_with("net:["));
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_ne!(ns(&first).trim(), host_ns.to_string_lossy());
+}
