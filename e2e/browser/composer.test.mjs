@@ -2,6 +2,7 @@
 // the form and the JSON editor kept in step, and a shared link that reproduces a run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { launch, api, openGallery, runEnded, shot, BASE } from './lib.mjs';
 
 let browser;
@@ -121,8 +122,20 @@ test('an edited spec travels in the link and runs when opened', async () => {
   await other.close();
 });
 
-test('copy curl gives a command that runs the same spec', async () => {
-  const curl = await page.locator('#share-curl').inputValue();
+test('copy curl and copy spec put them on the clipboard in one click', async () => {
+  await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+  await page.locator('.share > summary').click();
+  await page.locator('#copy-curl').click();
+  const curl = await page.evaluate(() => navigator.clipboard.readText());
   assert.match(curl, /^curl -sS -X POST '.*\/api\/v1\/run' -H 'Content-Type: application\/json' -d '/);
+  // The copied command, run by a shell, gets the same experiment from the API.
+  const body = JSON.parse(curl.match(/-d '(.*)'$/s)[1].replaceAll("'\\''", "'"));
+  assert.deepEqual(body, JSON.parse(await page.locator('#f-json').inputValue()));
+  const ran = JSON.parse(execFileSync('sh', ['-c', curl], { encoding: 'utf8' }));
+  assert.equal(ran.status, 'completed', 'the copied curl command runs the experiment');
+  assert.equal(ran.title, body.title);
+  await page.locator('#copy-spec').click();
+  assert.deepEqual(JSON.parse(await page.evaluate(() => navigator.clipboard.readText())), body);
+  assert.match(await page.locator('.share [role=status]').innerText(), /Copied the spec/);
   assert.deepEqual(browser.errors, [], 'no page errors');
 });
