@@ -69,7 +69,38 @@ fn ensure_mount_dir(cfg: &EngineConfig) -> Result<(), EngineError> {
     std::fs::create_dir_all(&dir).map_err(|source| EngineError::StateDir {
         path: dir.display().to_string(),
         source,
-    })
+    })?;
+    if cfg.is_root() {
+        check_traversable(cfg)?;
+    }
+    Ok(())
+}
+
+/// The sandbox (running as `sandbox_uid`) must reach the image and mount dirs: every ancestor
+/// of the state dir needs search permission for it (`/root/...` typically has none).
+fn check_traversable(cfg: &EngineConfig) -> Result<(), EngineError> {
+    use std::os::unix::fs::MetadataExt;
+    for dir in cfg.state_dir.ancestors() {
+        let Ok(meta) = std::fs::metadata(dir) else {
+            continue;
+        };
+        let searchable = meta.mode() & 0o001 != 0
+            || (meta.uid() == cfg.sandbox_uid && meta.mode() & 0o100 != 0)
+            || (meta.gid() == cfg.sandbox_gid && meta.mode() & 0o010 != 0);
+        if !searchable {
+            return Err(EngineError::StateDir {
+                path: dir.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!(
+                        "not searchable by the sandbox uid {}: choose a state dir it can reach (e.g. /var/lib/rootlab)",
+                        cfg.sandbox_uid
+                    ),
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Runs sequentially within one process, so a counter names each run's cgroups uniquely.
