@@ -18,8 +18,14 @@ fn rootless_worker() -> Worker {
     let state = PathBuf::from("/tmp/rootlab-engine-tests-rootless");
     std::fs::create_dir_all(&state).unwrap();
     chown(&state, Some(NOBODY), Some(NOBODY)).unwrap();
+    // The checkout may sit below a directory uid 65534 cannot enter (e.g. /root): run a copy.
+    let worker = state.join("rootlab-worker");
+    let staged = state.join(format!("rootlab-worker.{}", std::process::id()));
+    std::fs::copy(WORKER, &staged).unwrap();
+    std::fs::rename(&staged, &worker).unwrap();
     let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", WORKER])
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&worker)
         .env("ROOTLAB_STATE_DIR", &state)
         .env("HOME", &state);
     Worker::spawn(cmd, state, NOBODY)
