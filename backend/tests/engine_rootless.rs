@@ -6,6 +6,7 @@ mod engine_support;
 use std::os::unix::fs::chown;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use engine_support::{lessons, Worker, WORKER};
 use rootlab_shared::result::RunStatus;
@@ -20,7 +21,9 @@ fn rootless_worker() -> Worker {
     chown(&state, Some(NOBODY), Some(NOBODY)).unwrap();
     // The checkout may sit below a directory uid 65534 cannot enter (e.g. /root): run a copy.
     let worker = state.join("rootlab-worker");
-    let staged = state.join(format!("rootlab-worker.{}", std::process::id()));
+    static COPIES: AtomicUsize = AtomicUsize::new(0);
+    let n = COPIES.fetch_add(1, Ordering::Relaxed);
+    let staged = state.join(format!("rootlab-worker.{}.{n}", std::process::id()));
     std::fs::copy(WORKER, &staged).unwrap();
     std::fs::rename(&staged, &worker).unwrap();
     let mut cmd = Command::new("setpriv");
