@@ -696,43 +696,25 @@ mod tests {
     use rootlab_shared::Limits;
 
     fn mount(id: u32, parent: u32, target: &str, fstype: &str, shared: Option<u32>) -> MountEntry {
+        let source = if fstype == "tmpfs" { "none" } else { "overlay" };
         MountEntry {
-            id,
-            parent,
-            target: target.into(),
-            source: if fstype == "tmpfs" {
-                "none".into()
-            } else {
-                "overlay".into()
-            },
-            root: "/".into(),
-            fstype: fstype.into(),
             options: "rw,relatime".into(),
             propagation: if shared.is_some() {
-                "shared".into()
+                "shared"
             } else {
-                "private".into()
-            },
+                "private"
+            }
+            .into(),
             shared,
-            master: None,
+            ..MountEntry::new(id, parent, target, source, fstype)
         }
     }
 
     fn entry(path: &str, kind: FileKind) -> TreeEntry {
         TreeEntry {
-            path: path.into(),
-            kind,
             size: 3,
             mode: if kind == FileKind::Dir { 0o700 } else { 0o644 },
-            uid: 0,
-            gid: 0,
-            owner: "root".into(),
-            link_target: None,
-            preview: None,
-            layer: None,
-            whiteout: false,
-            opaque: false,
-            mount_point: false,
+            ..TreeEntry::new(path, kind)
         }
     }
 

@@ -21,19 +21,9 @@ fn runs() -> usize {
 
 fn entry(i: usize) -> TreeEntry {
     TreeEntry {
-        path: format!("/srv/d{:03}/f{i:05}", i % 100),
-        kind: FileKind::File,
         size: i as u64,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        owner: "root".into(),
-        link_target: None,
         preview: Some(format!("line {i}")),
-        layer: None,
-        whiteout: false,
-        opaque: false,
-        mount_point: false,
+        ..TreeEntry::new(format!("/srv/d{:03}/f{i:05}", i % 100), FileKind::File)
     }
 }
 

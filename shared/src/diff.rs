@@ -393,21 +393,7 @@ mod tests {
     use crate::result::FileKind;
 
     fn entry(path: &str, kind: FileKind) -> TreeEntry {
-        TreeEntry {
-            path: path.into(),
-            kind,
-            size: 0,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            owner: "root".into(),
-            link_target: None,
-            preview: None,
-            layer: None,
-            whiteout: false,
-            opaque: false,
-            mount_point: false,
-        }
+        TreeEntry::new(path, kind)
     }
 
     fn file(path: &str) -> TreeEntry {
@@ -429,16 +415,10 @@ mod tests {
 
     fn mount(id: u32, target: &str, fstype: &str) -> MountEntry {
         MountEntry {
-            id,
-            parent: 1,
-            target: target.into(),
-            source: "none".into(),
-            root: "/".into(),
-            fstype: fstype.into(),
             options: "rw,relatime".into(),
             propagation: "shared".into(),
             shared: Some(1),
-            master: None,
+            ..MountEntry::new(id, 1, target, "none", fstype)
         }
     }
 

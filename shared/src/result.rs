@@ -252,6 +252,28 @@ pub struct TreeEntry {
     pub mount_point: bool,
 }
 
+impl TreeEntry {
+    /// An entry owned by root, mode 0644, with nothing else set: the start of fixtures and
+    /// synthetic trees (`TreeEntry { size: 3, ..TreeEntry::new(path, kind) }`).
+    pub fn new(path: impl Into<String>, kind: FileKind) -> Self {
+        TreeEntry {
+            path: path.into(),
+            kind,
+            size: 0,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            owner: "root".into(),
+            link_target: None,
+            preview: None,
+            layer: None,
+            whiteout: false,
+            opaque: false,
+            mount_point: false,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -290,4 +312,23 @@ pub struct MountEntry {
     /// Peer group this mount receives events from (`master:N`), renumbered likewise.
     #[serde(default)]
     pub master: Option<u32>,
+}
+
+impl MountEntry {
+    /// A private `rw` mount of a file system's `/`, in no peer group: the start of fixtures
+    /// (`MountEntry { shared: Some(1), ..MountEntry::new(1, 0, "/tmp", "none", "tmpfs") }`).
+    pub fn new(id: u32, parent: u32, target: &str, source: &str, fstype: &str) -> Self {
+        MountEntry {
+            id,
+            parent,
+            target: target.into(),
+            source: source.into(),
+            root: "/".into(),
+            fstype: fstype.into(),
+            options: "rw".into(),
+            propagation: "private".into(),
+            shared: None,
+            master: None,
+        }
+    }
 }

@@ -25,19 +25,8 @@ fn now() -> f64 {
 
 fn entry(path: String, kind: FileKind, size: u64) -> TreeEntry {
     TreeEntry {
-        path,
-        kind,
         size,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        owner: "root".into(),
-        link_target: None,
-        preview: None,
-        layer: None,
-        whiteout: false,
-        opaque: false,
-        mount_point: false,
+        ..TreeEntry::new(path, kind)
     }
 }
 

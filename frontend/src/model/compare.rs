@@ -344,19 +344,9 @@ mod tests {
 
     fn entry(path: &str, layer: Option<&str>, whiteout: bool) -> TreeEntry {
         TreeEntry {
-            path: path.into(),
-            kind: FileKind::File,
-            size: 0,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            owner: "root".into(),
-            link_target: None,
-            preview: None,
             layer: layer.map(str::to_string),
             whiteout,
-            opaque: false,
-            mount_point: false,
+            ..TreeEntry::new(path, FileKind::File)
         }
     }
 
@@ -371,16 +361,9 @@ mod tests {
 
     fn mount(target: &str) -> MountEntry {
         MountEntry {
-            id: 1,
-            parent: 0,
-            target: target.into(),
-            source: "none".into(),
-            root: "/".into(),
-            fstype: "tmpfs".into(),
-            options: "rw".into(),
             propagation: "shared".into(),
             shared: Some(1),
-            master: None,
+            ..MountEntry::new(1, 0, target, "none", "tmpfs")
         }
     }
 

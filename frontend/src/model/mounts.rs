@@ -222,25 +222,17 @@ mod tests {
     use super::*;
 
     fn mount(id: u32, parent: u32, target: &str, fstype: &str, shared: Option<u32>) -> MountEntry {
+        let source = if fstype == "tmpfs" { "none" } else { "lab" };
         MountEntry {
-            id,
-            parent,
-            target: target.into(),
-            source: if fstype == "tmpfs" {
-                "none".into()
-            } else {
-                "lab".into()
-            },
-            root: "/".into(),
-            fstype: fstype.into(),
             options: "rw,relatime".into(),
             propagation: if shared.is_some() {
-                "shared".into()
+                "shared"
             } else {
-                "private".into()
-            },
+                "private"
+            }
+            .into(),
             shared,
-            master: None,
+            ..MountEntry::new(id, parent, target, source, fstype)
         }
     }
 

@@ -217,36 +217,11 @@ pub mod tests {
     use super::*;
 
     pub fn entry(path: &str, kind: FileKind) -> TreeEntry {
-        TreeEntry {
-            path: path.into(),
-            kind,
-            size: 0,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            owner: "root".into(),
-            link_target: None,
-            preview: None,
-            layer: None,
-            whiteout: false,
-            opaque: false,
-            mount_point: false,
-        }
+        TreeEntry::new(path, kind)
     }
 
     fn mount(target: &str) -> MountEntry {
-        MountEntry {
-            id: target.len() as u32,
-            parent: 1,
-            target: target.into(),
-            source: "none".into(),
-            root: "/".into(),
-            fstype: "tmpfs".into(),
-            options: "rw".into(),
-            propagation: "private".into(),
-            shared: None,
-            master: None,
-        }
+        MountEntry::new(target.len() as u32, 1, target, "none", "tmpfs")
     }
 
     pub fn side(root: &str, entries: Vec<TreeEntry>, mounts: &[&str]) -> Side {
