@@ -55,13 +55,12 @@ fn build_host(plan: &Plan) -> Result<(), String> {
     for d in ["upper", "work", "root"] {
         std::fs::create_dir(m.join(d)).map_err(|e| format!("mkdir {d}: {e}"))?;
     }
+    // The kernel shows overlay paths as given: relative ones, from inside the lab tmpfs, keep the
+    // host's directory layout out of every mount table the learner sees.
+    std::os::unix::fs::symlink(&plan.image_dir, m.join("image"))
+        .map_err(|e| format!("linking the image: {e}"))?;
+    step("entering the lab tmpfs", sys::chdir(m))?;
     let root = m.join("root");
-    let overlay = format!(
-        "lowerdir={},upperdir={},workdir={},userxattr",
-        plan.image_dir.display(),
-        m.join("upper").display(),
-        m.join("work").display()
-    );
     step(
         "mounting the lab root overlay",
         sys::mount(
@@ -69,7 +68,7 @@ fn build_host(plan: &Plan) -> Result<(), String> {
             &root,
             Some("overlay"),
             MsFlags::empty(),
-            Some(&overlay),
+            Some("lowerdir=image,upperdir=upper,workdir=work,userxattr"),
         ),
     )?;
     let pflags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
