@@ -11,7 +11,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p rootlab-shared -p rootlab-frontend --target wasm32-unknown-unknown -- -D warnings
 
 echo "== cargo test (unit, real-kernel engine, server)" >&2
-cargo build --release -p rootlab
 cargo test --workspace
 
 echo "== live HTTP API (e2e/api)" >&2
