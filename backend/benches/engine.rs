@@ -3,6 +3,10 @@
 //! kernel work (`--unshare-all`, read-only root from the same tools image, tmpfs /tmp, proc,
 //! dev, then `cat /proc/self/mountinfo; ls -la /tmp`), measured in the same run.
 //!
+//! A second pair separates the sandboxes' own kernel work from the programs they run:
+//! seed-tmpfs without its two `run` steps against the same bwrap command running `true`.
+//! Runs are interleaved (one of each per round) so that background load hits every row alike.
+//!
 //! `cargo bench -p rootlab --bench engine` (release profile). `ROOTLAB_BENCH_N` sets N (default 300).
 
 use std::io::{BufRead, BufReader, Write};
@@ -15,10 +19,27 @@ use rootlab::images;
 use rootlab::protocol::{WorkerMessage, WorkerRequest};
 use rootlab_shared::events::RunEvent;
 use rootlab_shared::result::RunStatus;
-use rootlab_shared::spec::ImageName;
+use rootlab_shared::spec::{ImageName, Step};
 use rootlab_shared::{presets, Limits, Spec};
 
 const WARMUP: usize = 10;
+/// What the bwrap baseline runs inside: the same reading work as seed-tmpfs's programs.
+const BWRAP_WORK: &[&str] = &["sh", "-c", "cat /proc/self/mountinfo; ls -la /tmp"];
+
+/// One row of the table: how to run it once, and what was measured.
+struct Row {
+    name: String,
+    samples: Vec<Duration>,
+    /// The engine's own `duration_us`, for rootlab rows.
+    engine: Vec<Duration>,
+    /// The bwrap row this one is compared with.
+    baseline: usize,
+}
+
+enum Subject {
+    Rootlab(Spec),
+    Bwrap(&'static [&'static str]),
+}
 
 fn main() {
     // `cargo bench` passes --bench; under `cargo test --benches` only check that it works.
@@ -29,34 +50,94 @@ fn main() {
         .unwrap_or(if benching { 300 } else { 3 });
     let cfg = EngineConfig::from_env();
     let image = images::ensure(&cfg, ImageName::Tools).expect("tools image");
-    println!("rootlab engine benchmark: {n} runs each (+{WARMUP} warm-up), one worker process");
+    println!(
+        "rootlab engine benchmark: {n} interleaved rounds (+{WARMUP} warm-up), one worker process"
+    );
     println!("{}", environment());
+    let preset = |id: &str| presets::get(id).expect("preset").spec;
+    let mut without_programs = preset("seed-tmpfs");
+    without_programs
+        .steps
+        .retain(|s| !matches!(s, Step::Run { .. }));
+    let subjects = [
+        (
+            "bwrap: sh -c 'cat mountinfo; ls -la /tmp'",
+            Subject::Bwrap(BWRAP_WORK),
+            0,
+        ),
+        (
+            "rootlab seed-tmpfs",
+            Subject::Rootlab(preset("seed-tmpfs")),
+            0,
+        ),
+        (
+            "rootlab seed-union",
+            Subject::Rootlab(preset("seed-union")),
+            0,
+        ),
+        (
+            "bwrap: true (kernel work only)",
+            Subject::Bwrap(&["true"]),
+            3,
+        ),
+        (
+            "rootlab seed-tmpfs minus its programs",
+            Subject::Rootlab(without_programs),
+            3,
+        ),
+    ];
     let mut worker = Worker::start();
-    let mut rows = Vec::new();
-    for id in ["seed-tmpfs", "seed-union"] {
-        let spec = presets::get(id).expect("preset").spec;
-        let (wall, engine) = worker.measure(&spec, n);
-        rows.push((format!("rootlab {id} (request -> finished)"), wall));
-        rows.push((format!("rootlab {id} (engine duration_us)"), engine));
+    let mut rows: Vec<Row> = subjects
+        .iter()
+        .map(|(name, _, baseline)| Row {
+            name: name.to_string(),
+            samples: vec![],
+            engine: vec![],
+            baseline: *baseline,
+        })
+        .collect();
+    for round in 0..WARMUP + n {
+        for (row, (_, subject, _)) in rows.iter_mut().zip(&subjects) {
+            let (wall, engine) = match subject {
+                Subject::Rootlab(spec) => worker.run(spec),
+                Subject::Bwrap(work) => (bwrap_once(&image.dir, work), Duration::ZERO),
+            };
+            if round >= WARMUP {
+                row.samples.push(wall);
+                row.engine.push(engine);
+            }
+        }
     }
     worker.stop();
-    let bwrap = measure_bwrap(&image.dir, n);
+    print_table(&rows);
+}
+
+fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<48} {:>9} {:>9} {:>9} {:>14}",
-        "experiment", "p50 ms", "p99 ms", "mean ms", "p50 vs bwrap"
+        "{:<42} {:>8} {:>8} {:>8} {:>14} {:>10}",
+        "experiment (request -> finished)",
+        "p50 ms",
+        "p99 ms",
+        "mean ms",
+        "engine p50 ms",
+        "vs bwrap"
     );
-    let base = percentile(&bwrap, 50.0);
-    for (name, samples) in rows
-        .iter()
-        .chain([&("bwrap baseline (spawn -> exit)".to_string(), bwrap.clone())])
-    {
-        let p50 = percentile(samples, 50.0);
+    for row in rows {
+        let p50 = percentile(&row.samples, 50.0);
+        let base = percentile(&rows[row.baseline].samples, 50.0);
+        let engine = if row.name.starts_with("rootlab") {
+            format!("{:.2}", ms(percentile(&row.engine, 50.0)))
+        } else {
+            "-".into()
+        };
         println!(
-            "{name:<48} {:>9.2} {:>9.2} {:>9.2} {:>13.2}x",
+            "{:<42} {:>8.2} {:>8.2} {:>8.2} {:>14} {:>9.2}x",
+            row.name,
             ms(p50),
-            ms(percentile(samples, 99.0)),
-            ms(mean(samples)),
+            ms(percentile(&row.samples, 99.0)),
+            ms(mean(&row.samples)),
+            engine,
             p50.as_secs_f64() / base.as_secs_f64()
         );
     }
@@ -141,13 +222,6 @@ impl Worker {
         }
     }
 
-    fn measure(&mut self, spec: &Spec, n: usize) -> (Vec<Duration>, Vec<Duration>) {
-        for _ in 0..WARMUP {
-            self.run(spec);
-        }
-        (0..n).map(|_| self.run(spec)).unzip()
-    }
-
     /// Closing stdin ends the worker's loop; wait so no process is left behind.
     fn stop(mut self) {
         drop(self.stdin.take());
@@ -155,40 +229,22 @@ impl Worker {
     }
 }
 
-fn measure_bwrap(image_dir: &Path, n: usize) -> Vec<Duration> {
+/// One bubblewrap sandbox over the same image, running `work`; spawn to exit.
+fn bwrap_once(image_dir: &Path, work: &[&str]) -> Duration {
     let dir = image_dir.to_str().expect("UTF-8 image path");
-    let args = [
-        "--unshare-all",
-        "--ro-bind",
-        dir,
-        "/",
-        "--tmpfs",
-        "/tmp",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "sh",
-        "-c",
-        "cat /proc/self/mountinfo; ls -la /tmp",
-    ];
-    let once = || {
-        let clock = Instant::now();
-        let out = Command::new("bwrap")
-            .args(args)
-            .output()
-            .expect("run bwrap");
-        assert!(
-            out.status.success(),
-            "bwrap: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        clock.elapsed()
-    };
-    for _ in 0..WARMUP {
-        once();
-    }
-    (0..n).map(|_| once()).collect()
+    let clock = Instant::now();
+    let out = Command::new("bwrap")
+        .args(["--unshare-all", "--ro-bind", dir, "/", "--tmpfs", "/tmp"])
+        .args(["--proc", "/proc", "--dev", "/dev"])
+        .args(work)
+        .output()
+        .expect("run bwrap");
+    assert!(
+        out.status.success(),
+        "bwrap: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    clock.elapsed()
 }
 
 fn percentile(samples: &[Duration], p: f64) -> Duration {
