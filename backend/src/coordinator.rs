@@ -652,6 +652,8 @@ impl Worker {
                 WorkerMessage::Error { id: got, error } if got == id => {
                     return Err(RunError::Worker(error.to_string()));
                 }
+                // An earlier request's sandbox is gone (this one's idle comes after its end).
+                WorkerMessage::Idle { .. } => continue,
                 other => {
                     tracing::warn!(pid = self.pid, "unexpected worker message: {other:?}");
                     return Err(RunError::WorkerDied);

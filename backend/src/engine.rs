@@ -120,16 +120,17 @@ pub fn run(
     let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
     let cgroups = cgroups_for(cfg, limits, n);
     let plan = plan(spec, limits, cfg, &image.dir, cgroups.as_ref());
-    let launched = sandbox::launch(&plan);
-    let outcome = match launched {
-        Ok(l) => Ok(follow(l, limits, spec.steps.len(), on_event)),
-        Err(e) => Err(EngineError::Fork(e)),
+    let launched = sandbox::launch(&plan).map_err(EngineError::Fork);
+    let (followed, tearing_down) = match launched {
+        Ok(l) => follow(Running::new(l, limits), spec.steps.len(), on_event),
+        Err(e) => {
+            if let Some(c) = cgroups {
+                c.remove();
+            }
+            return Err(e);
+        }
     };
     let limit_hit = cgroups.as_ref().and_then(|c| c.limit_hit());
-    if let Some(c) = cgroups {
-        c.remove();
-    }
-    let followed = outcome?;
     let (status, message) = verdict(&followed, limits, limit_hit);
     let result = RunResult {
         version: spec.version,
@@ -149,6 +150,14 @@ pub fn run(
     on_event(RunEvent::Finished {
         result: Box::new(result.clone()),
     });
+    // Every step is reported: the namespaces' tear-down need not delay the answer, but it ends
+    // before this function returns, so a worker never has two sandboxes alive.
+    if let Some(sandbox) = tearing_down {
+        sandbox.reap();
+    }
+    if let Some(c) = cgroups {
+        c.remove();
+    }
     // Off the critical path: the next run's network namespace is made once this one is reported.
     netns::refill();
     Ok(result)
@@ -246,14 +255,47 @@ struct Followed {
     backstop: bool,
 }
 
-/// Relay the lab's messages until the pipe closes (every sandbox process gone), then reap.
+/// A launched sandbox being followed: its jail and the lab's message pipe, with the deadline.
+struct Running {
+    jail: sys::Pid,
+    fd: std::os::fd::RawFd,
+    reader: BufReader<std::fs::File>,
+    deadline: Instant,
+}
+
+impl Running {
+    fn new(l: sandbox::Launched, limits: &Limits) -> Self {
+        Running {
+            jail: l.jail,
+            fd: sys::raw(&l.messages),
+            reader: BufReader::new(l.messages),
+            deadline: Instant::now() + Duration::from_millis(limits.wall_ms + BACKSTOP_MS),
+        }
+    }
+
+    /// The next message; `Err` when the deadline passed (the jail is then killed).
+    fn next(&mut self) -> Result<std::io::Result<Option<LabMessage>>, ()> {
+        if self.reader.buffer().is_empty() && !wait_readable(self.fd, self.deadline) {
+            let _ = sys::kill(self.jail);
+            return Err(());
+        }
+        Ok(channel::recv::<LabMessage>(&mut self.reader))
+    }
+
+    /// Wait until every sandbox process is gone (the pipe closes), then reap the jail.
+    fn reap(mut self) -> Option<sys::Exit> {
+        while let Ok(Ok(Some(_))) = self.next() {}
+        sys::wait(self.jail).ok()
+    }
+}
+
+/// Relay the lab's messages until it reports `Done` (its tear-down is left to [`Running::reap`],
+/// after the result is out), the pipe closes, or the deadline passes.
 fn follow(
-    l: sandbox::Launched,
-    limits: &Limits,
+    mut sandbox: Running,
     steps: usize,
     on_event: &mut dyn FnMut(RunEvent),
-) -> Followed {
-    let deadline = Instant::now() + Duration::from_millis(limits.wall_ms + BACKSTOP_MS);
+) -> (Followed, Option<Running>) {
     let mut f = Followed {
         steps: vec![],
         snapshots: vec![],
@@ -262,26 +304,28 @@ fn follow(
         jail: None,
         backstop: false,
     };
-    let fd = sys::raw(&l.messages);
-    let mut reader = BufReader::new(l.messages);
     loop {
-        if reader.buffer().is_empty() && !wait_readable(fd, deadline) {
-            f.backstop = true;
-            let _ = sys::kill(l.jail);
-            break;
-        }
-        match channel::recv::<LabMessage>(&mut reader) {
-            Ok(Some(msg)) => relay(msg, steps, &mut f, on_event),
-            Ok(None) => break,
-            Err(e) => {
+        match sandbox.next() {
+            Err(()) => {
+                f.backstop = true;
+                break;
+            }
+            Ok(Ok(Some(msg))) => {
+                relay(msg, steps, &mut f, on_event);
+                if f.done {
+                    return (f, Some(sandbox));
+                }
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => {
                 f.fatal = Some(format!("garbled message from the sandbox: {e}"));
-                let _ = sys::kill(l.jail);
+                let _ = sys::kill(sandbox.jail);
                 break;
             }
         }
     }
-    f.jail = sys::wait(l.jail).ok();
-    f
+    f.jail = sandbox.reap();
+    (f, None)
 }
 
 fn wait_readable(fd: std::os::fd::RawFd, deadline: Instant) -> bool {

@@ -2,7 +2,8 @@
 //! one JSON document per line, requests on the worker's stdin, messages on its stdout.
 //!
 //! A worker announces `ready`, then serves requests one at a time: for each it sends `event`s
-//! (ending with a `finished` event carrying the whole result) or one `error`. To cancel a run, the
+//! (ending with a `finished` event carrying the whole result) or one `error`, then `idle` once
+//! that request's sandbox is torn down (the result goes out first, so tear-down costs no latency). To cancel a run, the
 //! coordinator kills the worker; the sandbox dies with it (parent-death signal, pid namespace).
 
 use rootlab_shared::events::RunEvent;
@@ -27,6 +28,8 @@ pub enum WorkerMessage {
     Event { id: u64, event: RunEvent },
     /// Request `id` could not run at all (not a step failure: those are results).
     Error { id: u64, error: ErrorChain },
+    /// Every process, mount and cgroup of request `id` is gone; the worker reads the next request.
+    Idle { id: u64 },
 }
 
 /// An error and its causes, carried across the process boundary.

@@ -46,7 +46,7 @@ pub fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// One request: its events, or one error.
+/// One request: its events (or one error), then `idle` once its sandbox is gone.
 fn serve(line: &str, cfg: &EngineConfig, out: &mut impl Write) -> io::Result<()> {
     let req: WorkerRequest = match serde_json::from_str(line) {
         Ok(r) => r,
@@ -59,7 +59,8 @@ fn serve(line: &str, cfg: &EngineConfig, out: &mut impl Write) -> io::Result<()>
                 message: format!("unreadable request: {e}"),
                 source: None,
             };
-            return send(out, &WorkerMessage::Error { id, error });
+            send(out, &WorkerMessage::Error { id, error })?;
+            return send(out, &WorkerMessage::Idle { id });
         }
     };
     let mut write_err = None;
@@ -73,13 +74,11 @@ fn serve(line: &str, cfg: &EngineConfig, out: &mut impl Write) -> io::Result<()>
     if let Some(e) = write_err {
         return Err(e);
     }
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let error = ErrorChain::from_error(&e);
-            send(out, &WorkerMessage::Error { id: req.id, error })
-        }
+    if let Err(e) = result {
+        let error = ErrorChain::from_error(&e);
+        send(out, &WorkerMessage::Error { id: req.id, error })?;
     }
+    send(out, &WorkerMessage::Idle { id: req.id })
 }
 
 fn send(out: &mut impl Write, msg: &WorkerMessage) -> io::Result<()> {

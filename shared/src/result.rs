@@ -25,7 +25,8 @@ pub struct RunResult {
     pub steps: Vec<StepResult>,
     /// In the order they were taken.
     pub snapshots: Vec<Snapshot>,
-    /// Wall time of the whole experiment in microseconds, sandbox set-up and tear-down included.
+    /// Wall time of the experiment in microseconds, from the request to this result: validation,
+    /// sandbox set-up and every step. The sandbox's tear-down follows the result.
     pub duration_us: u64,
 }
 

@@ -126,27 +126,29 @@ impl Worker {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"))
     }
 
-    /// Send a request and collect its events until `finished` or an error.
+    /// Send a request and collect its events until `finished` or an error, then wait for the
+    /// worker's `idle` (its sandbox torn down), so that checks of the host see the final state.
     pub fn request(&mut self, spec: Spec, limits: Limits) -> Outcome {
         let id = self.send(spec, limits);
         let mut events = Vec::new();
+        let mut result = None;
         loop {
             match self.read() {
                 WorkerMessage::Event { id: got, event } => {
                     assert_eq!(got, id);
-                    if let RunEvent::Finished { result } = &event {
-                        let result = Ok((**result).clone());
-                        events.push(event);
-                        return Outcome { events, result };
+                    if let RunEvent::Finished { result: r } = &event {
+                        result = Some(Ok((**r).clone()));
                     }
                     events.push(event);
                 }
                 WorkerMessage::Error { id: got, error } => {
                     assert_eq!(got, id);
-                    return Outcome {
-                        events,
-                        result: Err(error.to_string()),
-                    };
+                    result = Some(Err(error.to_string()));
+                }
+                WorkerMessage::Idle { id: got } => {
+                    assert_eq!(got, id);
+                    let result = result.expect("idle before finished or error");
+                    return Outcome { events, result };
                 }
                 WorkerMessage::Ready { .. } => panic!("unexpected ready"),
             }
