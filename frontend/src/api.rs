@@ -5,7 +5,6 @@ use gloo_net::http::{Method, RequestBuilder, Response};
 use js_sys::{Reflect, Uint8Array};
 use rootlab_shared::events::RunEvent;
 use rootlab_shared::result::RunResult;
-use rootlab_shared::spec::Spec;
 use rootlab_shared::validate::FieldError;
 use rootlab_shared::Limits;
 use serde::de::DeserializeOwned;
@@ -77,53 +76,11 @@ struct ErrorDetail {
     fields: Vec<FieldError>,
 }
 
-/// A lesson in the gallery (`GET /api/v1/presets`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct PresetSummary {
-    pub id: String,
-    pub title: String,
-    #[serde(default)]
-    pub summary: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub explanation: Option<String>,
-}
+pub use rootlab_shared::presets::{Preset, PresetSummary};
 
-impl PresetSummary {
-    /// One or two lines for a gallery card.
-    pub fn blurb(&self) -> String {
-        let text = self
-            .summary
-            .as_deref()
-            .or(self.description.as_deref())
-            .unwrap_or("");
-        text.split("\n\n").next().unwrap_or("").to_string()
-    }
-
-    /// The whole lesson text.
-    pub fn lesson(&self) -> String {
-        [&self.summary, &self.description, &self.explanation]
-            .iter()
-            .filter_map(|t| t.as_deref())
-            .fold(String::new(), |acc, t| {
-                if acc.contains(t) {
-                    acc
-                } else if acc.is_empty() {
-                    t.to_string()
-                } else {
-                    format!("{acc}\n\n{t}")
-                }
-            })
-    }
-}
-
-/// A lesson with its experiment (`GET /api/v1/presets/{id}`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Preset {
-    #[serde(flatten)]
-    pub summary: PresetSummary,
-    pub spec: Spec,
+/// The whole lesson text of a preset: its summary, then its explanation.
+pub fn lesson_text(preset: &PresetSummary) -> String {
+    format!("{}\n\n{}", preset.summary, preset.explanation)
 }
 
 #[derive(Deserialize)]

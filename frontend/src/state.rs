@@ -126,7 +126,7 @@ impl Reducible for State {
             }
             Action::OpenPreset(preset) => {
                 s.text = serde_json::to_string_pretty(&preset.spec).unwrap_or_default();
-                s.preset = Some(preset.summary);
+                s.preset = Some(PresetSummary::from(&preset));
                 s.pristine = true;
                 s.revalidate();
             }

@@ -24,6 +24,34 @@ pub struct Preset {
     pub spec: Spec,
 }
 
+/// A preset in a list: everything but its spec.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PresetSummary {
+    /// E.g. `seed-tmpfs`.
+    pub id: String,
+    /// The lesson it belongs to (1 to 8).
+    pub lesson: u8,
+    pub title: String,
+    /// One line: what happens.
+    pub summary: String,
+    /// What to look at in the result and why the kernel did it.
+    pub explanation: String,
+}
+
+impl From<&Preset> for PresetSummary {
+    fn from(p: &Preset) -> Self {
+        PresetSummary {
+            id: p.id.clone(),
+            lesson: p.lesson,
+            title: p.title.clone(),
+            summary: p.summary.clone(),
+            explanation: p.explanation.clone(),
+        }
+    }
+}
+
 /// (file name, contents), in lesson order.
 const SOURCES: [(&str, &str); 11] = [
     ("seed-inherit", include_str!("../presets/seed-inherit.json")),

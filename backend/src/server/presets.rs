@@ -2,31 +2,16 @@
 
 use axum::extract::Path;
 use axum::Json;
-use rootlab_shared::presets::{self, Preset};
+use rootlab_shared::presets::{self, Preset, PresetSummary};
 use rootlab_shared::Spec;
-use serde::{Deserialize, Serialize};
 
 use super::error::{AppError, ErrorBody};
-
-/// A preset in the list: everything but its spec.
-#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
-pub struct PresetSummary {
-    /// E.g. `seed-tmpfs`.
-    pub id: String,
-    /// The lesson it belongs to (1 to 8).
-    pub lesson: u8,
-    pub title: String,
-    /// One line: what happens.
-    pub summary: String,
-    /// What to look at in the result and why the kernel did it.
-    pub explanation: String,
-}
 
 /// List the presets, in lesson order.
 #[utoipa::path(get, path = "/api/v1/presets", tag = "presets",
     responses((status = 200, description = "Every preset", body = [PresetSummary])))]
 pub async fn list() -> Json<Vec<PresetSummary>> {
-    Json(presets::all().into_iter().map(summary).collect())
+    Json(presets::all().iter().map(PresetSummary::from).collect())
 }
 
 /// One preset with its spec.
@@ -47,14 +32,4 @@ pub fn spec_of(id: &str) -> Result<Spec, AppError> {
 
 fn find(id: &str) -> Result<Preset, AppError> {
     presets::get(id).ok_or_else(|| AppError::not_found(format!("no preset {id:?}")))
-}
-
-fn summary(preset: Preset) -> PresetSummary {
-    PresetSummary {
-        id: preset.id,
-        lesson: preset.lesson,
-        title: preset.title,
-        summary: preset.summary,
-        explanation: preset.explanation,
-    }
 }

@@ -32,12 +32,12 @@ pub fn Gallery(props: &GalleryProps) -> Html {
     };
     html! {
         <ol class="gallery" aria-label="Lessons">
-            { for list.iter().enumerate().map(|(i, p)| card(i, p, props)) }
+            { for list.iter().map(|p| card(p, props)) }
         </ol>
     }
 }
 
-fn card(i: usize, preset: &PresetSummary, props: &GalleryProps) -> Html {
+fn card(preset: &PresetSummary, props: &GalleryProps) -> Html {
     let id = preset.id.clone();
     let selected = props.selected.as_deref() == Some(id.as_str());
     let open = props.on_open.reform({
@@ -50,8 +50,8 @@ fn card(i: usize, preset: &PresetSummary, props: &GalleryProps) -> Html {
     });
     html! {
         <li class={classes!("card", selected.then_some("selected"))} data-preset={id.clone()}>
-            <h3><span class="num">{ i + 1 }</span>{ &preset.title }</h3>
-            <p class="blurb">{ preset.blurb() }</p>
+            <h3><span class="num" title={format!("Lesson {}", preset.lesson)}>{ preset.lesson }</span>{ &preset.title }</h3>
+            <p class="blurb">{ &preset.summary }</p>
             <div class="card-actions">
                 <code class="preset-id">{ &id }</code>
                 <button type="button" class="secondary" onclick={open}>{ "Open" }</button>

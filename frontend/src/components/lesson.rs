@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::api::PresetSummary;
+use crate::api::{lesson_text, PresetSummary};
 
 #[derive(Properties, PartialEq)]
 pub struct LessonProps {
@@ -15,7 +15,7 @@ pub fn Lesson(props: &LessonProps) -> Html {
     let Some(preset) = &props.preset else {
         return html! {};
     };
-    let lesson = preset.lesson();
+    let lesson = lesson_text(preset);
     html! {
         <details class="lesson" open=true>
             <summary>
