@@ -722,6 +722,7 @@ mod tests {
         View {
             actor: actor.into(),
             mounts,
+            mounts_truncated: false,
             trees: vec![Tree {
                 root: "/tmp".into(),
                 error: None,

@@ -1,6 +1,7 @@
 //! The worker loop of [`crate::protocol`]: prepare the images, announce `ready`, then run each
 //! request read from stdin and write its events to stdout, one flushed JSON line each.
-//! Single-threaded by design: the engine forks namespaces from this process.
+//! Single-threaded by design: the engine forks namespaces from this process. It exits when its
+//! stdin closes, even mid-run: a worker never outlives its server.
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
@@ -10,9 +11,12 @@ use rootlab_shared::events::RunEvent;
 use crate::config::EngineConfig;
 use crate::engine;
 use crate::protocol::{ErrorChain, WorkerMessage, WorkerRequest};
-use crate::sandbox::cgroup;
+use crate::sandbox::{cgroup, sys};
 
 pub fn main() -> ExitCode {
+    // Whatever the server inherited without close-on-exec (from a supervisor, socket
+    // activation, a shell) ends here: nothing the sandbox forks from this process can hold it.
+    let _ = sys::close_from(3);
     let cfg = EngineConfig::from_env();
     if cfg.use_cgroups {
         cgroup::reap_stale(&cfg.cgroup_root);
@@ -70,9 +74,15 @@ fn serve(line: &str, cfg: &EngineConfig, out: &mut impl Write) -> io::Result<()>
             write_err = send(out, &msg).err();
         }
     };
-    let result = engine::run(&req.spec, &req.limits, cfg, &mut on_event);
+    // The coordinator never writes while a run is in progress: a hang-up of stdin means the
+    // server is gone, and so must be this run and this worker.
+    let stdin = Some(0);
+    let result = engine::run_watched(&req.spec, &req.limits, cfg, stdin, &mut on_event);
     if let Some(e) = write_err {
         return Err(e);
+    }
+    if let Err(engine::EngineError::Abandoned) = result {
+        return Err(io::Error::from(io::ErrorKind::BrokenPipe));
     }
     if let Err(e) = result {
         let error = ErrorChain::from_error(&e);

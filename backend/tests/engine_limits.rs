@@ -31,9 +31,14 @@ fn endless_loop_is_killed_at_the_wall_time() {
         "{:?}",
         r.message
     );
-    // The steps that finished before the deadline are kept.
-    assert_eq!(r.steps.len(), 1);
+    // The steps that finished before the deadline are kept, and the one that was running is
+    // listed with why it has no outcome of its own.
+    assert_eq!(r.steps.len(), 2);
     assert_ok(&r.steps[0]);
+    let StepOutcome::Error(e) = &r.steps[1].outcome else {
+        panic!("the running step must be an error: {:?}", r.steps[1]);
+    };
+    assert!(e.message.contains("wall time"), "{}", e.message);
 }
 
 #[test]

@@ -640,6 +640,7 @@ mod tests {
         let view = |actor: &str, trees| View {
             actor: actor.into(),
             mounts: vec![mount(1, "/", "ext4")],
+            mounts_truncated: false,
             trees,
         };
         let before = view(

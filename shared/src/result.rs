@@ -194,6 +194,9 @@ pub struct View {
     pub actor: String,
     /// The actor's mount table, from `/proc/<pid>/mountinfo`, in mount order.
     pub mounts: Vec<MountEntry>,
+    /// The mount table was longer than the observer reads (about 4 MiB); `mounts` is its start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mounts_truncated: bool,
     /// One per requested path.
     pub trees: Vec<Tree>,
 }

@@ -1,59 +1,90 @@
-//! Actors: the lab host's own shell process and one process per container. Each serves steps
-//! sent by the lab init over a socket, performing them in its own root and mount namespace.
+//! Actors: the lab host's own shell process and one process per container. Each serves the lab
+//! init's requests over a socket: performing steps in its own root and namespaces, and walking
+//! its own view for snapshots. Actors live in the sandbox's pid namespace beside the lab init;
+//! their programs are born in a pid namespace below it (see [`super::pidns`]).
 
 use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::path::Path;
 
 use rootlab_shared::spec::{Namespace, Step};
 use rootlab_shared::Limits;
-use serde::{Deserialize, Serialize};
 
 use super::channel::Duplex;
-use super::ops::{self, Performed};
+use super::context::OpContext;
+use super::ops;
+use super::outcome::Performed;
+use super::pidns::{Birthplace, Reaper};
 use super::sys::{self, CloneFlags, Forked};
+use super::walk::{self, MountPoints};
+use super::wire::{ActorReply, ActorRequest, Hello, Observed, MAX_MESSAGE, MAX_MOUNTINFO};
 
-/// The first line an actor sends: its pid in the lab's pid namespace (for `/proc/<pid>`).
-/// A failed set-up sends the errno instead.
-#[derive(Serialize, Deserialize)]
-struct Hello {
-    pid: i32,
-    #[serde(default)]
-    errno: Option<i32>,
+/// What every actor is started with.
+pub struct Stage<'a> {
+    pub limits: &'a Limits,
+    /// A proc mount of the sandbox's pid namespace, reachable only through this descriptor.
+    pub engine_proc: &'a OwnedFd,
+    /// pid 1 of the lab host's pid namespace.
+    pub host_reaper: &'a Reaper,
 }
 
 /// The lab init's end of an actor.
 pub struct ActorHandle {
-    /// Where to look at this actor: `/proc/<pid>/root`, `/proc/<pid>/mountinfo`.
+    /// Its pid in the sandbox's pid namespace (for `/proc/<pid>/mountinfo`).
     pub pid: i32,
-    /// The process the lab init forked and must reap.
-    child: sys::Pid,
     chan: Duplex,
     pub alive: bool,
+    /// The container's own pid namespace, ended with it.
+    own_pidns: Option<Reaper>,
 }
 
 impl ActorHandle {
     /// Have the actor perform `step`; a vanished actor is reported, not fatal.
     pub fn perform(&mut self, step: &Step) -> Performed {
-        let reply = self
-            .chan
-            .send(step)
-            .and_then(|_| self.chan.recv::<Performed>());
-        match reply {
-            Ok(Some(done)) => {
+        let request = ActorRequest::Step {
+            step: Box::new(step.clone()),
+        };
+        match self.ask(&request) {
+            Some(ActorReply::Performed { done }) => {
                 if matches!(step, Step::Exit { .. }) {
-                    self.reap();
+                    self.end();
                 }
-                done
+                *done
             }
-            Ok(None) | Err(_) => {
-                let how = self.reap();
+            _ => {
+                let how = self.end();
                 Performed::died(step.op_name(), how)
             }
         }
     }
 
-    fn reap(&mut self) -> String {
+    /// The actor's mount table and trees; `None` when it is gone.
+    pub fn observe(&mut self, paths: &[String], depth: u32) -> Option<Observed> {
+        let request = ActorRequest::Observe {
+            paths: paths.to_vec(),
+            depth,
+        };
+        match self.ask(&request) {
+            Some(ActorReply::Observed(seen)) => Some(seen),
+            _ => {
+                self.end();
+                None
+            }
+        }
+    }
+
+    fn ask(&mut self, request: &ActorRequest) -> Option<ActorReply> {
+        self.chan.send(request).ok()?;
+        self.chan.recv::<ActorReply>().ok().flatten()
+    }
+
+    /// Reap the actor (and end its pid namespace); says how it ended.
+    fn end(&mut self) -> String {
         self.alive = false;
-        match sys::wait(self.child) {
+        if let Some(reaper) = self.own_pidns.take() {
+            reaper.kill();
+        }
+        match sys::wait(sys::Pid::from_raw(self.pid)) {
             Ok(sys::Exit::Code(c)) => format!("exited with status {c}"),
             Ok(sys::Exit::Signal(s)) => format!("was killed by {}", sys::Exit::signal_name(s)),
             Err(e) => format!("vanished ({e})"),
@@ -63,34 +94,48 @@ impl ActorHandle {
 
 /// The lab host's shell: same namespaces as the lab init, but its own process, so a chroot or
 /// an escape attempt by the host never moves the observer.
-pub fn spawn_host(limits: &Limits) -> Result<ActorHandle, sys::Errno> {
-    spawn(limits, false, || Ok(()))
+pub fn spawn_host(stage: &Stage) -> Result<ActorHandle, sys::Errno> {
+    spawn(stage, stage.host_reaper, || Ok(()))
 }
 
 /// A container: a process with a new mount namespace (a copy of the host's table) and the
-/// chosen other namespaces; with a pid namespace it forks once more to be pid 1 there.
+/// chosen other namespaces; with `pid`, its programs are born in a pid namespace of its own
+/// below the lab host's (as a container's processes are visible from its host).
 pub fn spawn_container(
     name: &str,
     namespaces: &[Namespace],
-    limits: &Limits,
+    stage: &Stage,
 ) -> Result<ActorHandle, sys::Errno> {
     let flags = clone_flags(namespaces);
     let uts = namespaces.contains(&Namespace::Uts);
-    let pid_ns = namespaces.contains(&Namespace::Pid);
-    spawn(limits, pid_ns, move || {
+    let own_pidns = if namespaces.contains(&Namespace::Pid) {
+        Some(stage.host_reaper.nested(stage.engine_proc)?)
+    } else {
+        None
+    };
+    let programs = own_pidns.as_ref().unwrap_or(stage.host_reaper);
+    let setup = move || {
         sys::unshare(flags)?;
         if uts {
             sys::sethostname(name)?;
         }
         Ok(())
-    })
+    };
+    let mut handle = spawn(stage, programs, setup);
+    if let Ok(h) = &mut handle {
+        h.own_pidns = own_pidns;
+    } else if let Some(reaper) = own_pidns {
+        reaper.kill();
+    }
+    handle
 }
 
 fn clone_flags(namespaces: &[Namespace]) -> CloneFlags {
     let mut flags = CloneFlags::CLONE_NEWNS;
     for ns in namespaces {
         flags |= match ns {
-            Namespace::Pid => CloneFlags::CLONE_NEWPID,
+            // Not the actor's own: its programs' (see `spawn_container`).
+            Namespace::Pid => CloneFlags::empty(),
             Namespace::Uts => CloneFlags::CLONE_NEWUTS,
             Namespace::Ipc => CloneFlags::CLONE_NEWIPC,
             Namespace::Net => CloneFlags::CLONE_NEWNET,
@@ -99,7 +144,7 @@ fn clone_flags(namespaces: &[Namespace]) -> CloneFlags {
     flags
 }
 
-/// `unshare --mount [--pid --fork --uts ...]` and the `unshare(...)` call it makes.
+/// `unshare --mount [--pid --fork --uts ...]` and the system calls it makes.
 pub fn container_command(namespaces: &[Namespace]) -> (String, Vec<String>) {
     let mut opts = vec!["--mount".to_string()];
     let mut names = vec!["CLONE_NEWNS".to_string()];
@@ -126,27 +171,28 @@ pub fn container_command(namespaces: &[Namespace]) -> (String, Vec<String>) {
     )
 }
 
-/// Fork an actor that runs `setup` and then serves steps.
+/// Fork an actor that runs `setup`, says hello, and serves requests; its programs are born in
+/// the pid namespace of `programs`.
 fn spawn(
-    limits: &Limits,
-    pid_ns: bool,
+    stage: &Stage,
+    programs: &Reaper,
     setup: impl FnOnce() -> Result<(), sys::Errno>,
 ) -> Result<ActorHandle, sys::Errno> {
     let (ours, theirs) = sys::socketpair()?;
     match sys::fork()? {
         Forked::Child => {
             drop(ours);
-            sys::child(|| actor_main(theirs, limits, pid_ns, setup))
+            sys::child(|| actor_main(theirs, stage, programs, setup))
         }
         Forked::Parent(child) => {
             drop(theirs);
-            let mut chan = Duplex::new(ours).map_err(|_| sys::Errno::EIO)?;
+            let mut chan = Duplex::new(ours, MAX_MESSAGE).map_err(|_| sys::Errno::EIO)?;
             match chan.recv::<Hello>() {
-                Ok(Some(Hello { pid, errno: None })) => Ok(ActorHandle {
-                    pid,
-                    child,
+                Ok(Some(Hello { errno: None })) => Ok(ActorHandle {
+                    pid: child.as_raw(),
                     chan,
                     alive: true,
+                    own_pidns: None,
                 }),
                 other => {
                     let _ = sys::wait(child);
@@ -160,67 +206,89 @@ fn spawn(
 
 fn actor_main(
     socket: File,
-    limits: &Limits,
-    pid_ns: bool,
+    stage: &Stage,
+    programs: &Reaper,
     setup: impl FnOnce() -> Result<(), sys::Errno>,
-) -> ! {
-    let Ok(mut chan) = Duplex::new(socket) else {
-        sys::exit_now(1)
+) -> i32 {
+    let Ok(mut chan) = Duplex::new(socket, MAX_MESSAGE) else {
+        return 1;
     };
-    if let Err(e) = setup() {
-        let _ = chan.send(&Hello {
-            pid: 0,
-            errno: Some(e as i32),
-        });
-        sys::exit_now(2);
-    }
-    if pid_ns {
-        become_pid1(chan, limits)
-    } else {
-        serve(chan, sys::getpid().as_raw(), limits)
-    }
-}
-
-/// After unshare(CLONE_NEWPID) only children enter the new pid namespace: fork the real actor
-/// and wait for it.
-fn become_pid1(chan: Duplex, limits: &Limits) -> ! {
-    match sys::fork() {
-        Ok(Forked::Child) => sys::child(|| serve(chan, 0, limits)),
-        Ok(Forked::Parent(pid)) => {
-            let mut chan = chan;
+    let ready = setup().and_then(|_| Birthplace::of(programs));
+    let programs = match ready {
+        Ok(b) => b,
+        Err(e) => {
             let _ = chan.send(&Hello {
-                pid: pid.as_raw(),
-                errno: None,
+                errno: Some(e as i32),
             });
-            drop(chan);
-            let code = match sys::wait(pid) {
-                Ok(sys::Exit::Code(c)) => c,
-                _ => 1,
-            };
-            sys::exit_now(code)
+            return 2;
         }
-        Err(_) => sys::exit_now(3),
+    };
+    if chan.send(&Hello { errno: None }).is_err() {
+        return 1;
     }
+    let mut ctx = OpContext {
+        limits: stage.limits.clone(),
+        roots: Vec::new(),
+        programs,
+    };
+    serve(chan, &mut ctx, stage.engine_proc)
 }
 
-/// The command loop: perform each step until `exit` or the lab init goes away.
-fn serve(mut chan: Duplex, announce: i32, limits: &Limits) -> ! {
-    let hello = Hello {
-        pid: announce,
-        errno: None,
-    };
-    if announce != 0 && chan.send(&hello).is_err() {
-        sys::exit_now(1);
-    }
-    let mut state = ops::ActorState::default();
-    while let Ok(Some(step)) = chan.recv::<Step>() {
-        let done = ops::perform(&step, limits, &mut state);
-        if chan.send(&done).is_err() {
+/// The request loop: until `exit` or the lab init goes away.
+fn serve(mut chan: Duplex, ctx: &mut OpContext, engine_proc: &OwnedFd) -> i32 {
+    while let Ok(Some(request)) = chan.recv::<ActorRequest>() {
+        let (reply, last) = match request {
+            ActorRequest::Step { step } => {
+                let done = ops::perform(&step, ctx);
+                let last = matches!(*step, Step::Exit { .. });
+                (
+                    ActorReply::Performed {
+                        done: Box::new(done),
+                    },
+                    last,
+                )
+            }
+            ActorRequest::Observe { paths, depth } => {
+                let seen = observe(&paths, depth, &ctx.limits, engine_proc);
+                (ActorReply::Observed(seen), false)
+            }
+        };
+        if chan.send(&reply).is_err() || last {
             break;
         }
-        if matches!(step, Step::Exit { .. }) {
+    }
+    0
+}
+
+/// This actor's view: its mount table, read through the engine's proc mount (its own root may
+/// have none), and its trees, walked from its own root.
+fn observe(paths: &[String], depth: u32, limits: &Limits, engine_proc: &OwnedFd) -> Observed {
+    let mut bytes =
+        sys::read_below(engine_proc, "self/mountinfo", MAX_MOUNTINFO + 1).unwrap_or_default();
+    let cut = bytes.len() > MAX_MOUNTINFO;
+    if cut {
+        let end = bytes[..MAX_MOUNTINFO]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        bytes.truncate(end);
+    }
+    let mountinfo = String::from_utf8_lossy(&bytes).into_owned();
+    let points = MountPoints::from_mountinfo(&mountinfo);
+    let mut trees: Vec<_> = paths
+        .iter()
+        .map(|p| walk::tree(Path::new("/"), p, depth, limits, Some(&points)))
+        .collect();
+    // The reply must fit one message, with room for the mount table.
+    let budget = MAX_MESSAGE / 2;
+    while serde_json::to_vec(&trees).map_or(usize::MAX, |v| v.len()) > budget {
+        if !walk::halve_biggest(trees.iter_mut()) {
             break;
         }
     }
-    sys::exit_now(0)
+    Observed {
+        mountinfo,
+        mountinfo_cut: cut,
+        trees,
+    }
 }

@@ -51,27 +51,28 @@ impl Cgroups {
         (!cg.dirs.is_empty()).then_some(cg)
     }
 
-    /// Did a limit bite during the run? (`pids.events` max count, `memory.failcnt`.)
-    pub fn limit_hit(&self) -> Option<&'static str> {
+    /// The limits that bit so far (`pids.events` max count, `memory.failcnt`).
+    pub fn limits_hit(&self) -> Vec<&'static str> {
+        let counter = |dir: &Path, file: &str| -> u64 {
+            std::fs::read_to_string(dir.join(file))
+                .ok()
+                .and_then(|t| {
+                    t.split_whitespace()
+                        .filter_map(|w| w.parse().ok())
+                        .next_back()
+                })
+                .unwrap_or(0)
+        };
+        let mut hit = Vec::new();
         for dir in &self.dirs {
-            let counter = |file: &str| -> u64 {
-                std::fs::read_to_string(dir.join(file))
-                    .ok()
-                    .and_then(|t| {
-                        t.split_whitespace()
-                            .filter_map(|w| w.parse().ok())
-                            .next_back()
-                    })
-                    .unwrap_or(0)
-            };
-            if dir.join("pids.events").exists() && counter("pids.events") > 0 {
-                return Some("pids");
+            if dir.join("pids.events").exists() && counter(dir, "pids.events") > 0 {
+                hit.push("pids");
             }
-            if dir.join("memory.failcnt").exists() && counter("memory.failcnt") > 0 {
-                return Some("memory");
+            if dir.join("memory.failcnt").exists() && counter(dir, "memory.failcnt") > 0 {
+                hit.push("memory");
             }
         }
-        None
+        hit
     }
 
     /// Kill whatever is left and remove the directories.

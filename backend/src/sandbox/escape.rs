@@ -8,7 +8,8 @@ use rootlab_shared::result::StepDetails;
 use serde::{Deserialize, Serialize};
 
 use super::channel;
-use super::ops::{ActorState, Calls, Extra, OpResult};
+use super::context::OpContext;
+use super::outcome::{sys_error, Calls, Extra, OpResult};
 use super::sys::{self, Forked};
 
 /// What the child saw.
@@ -19,9 +20,9 @@ struct Attempt {
     trace: Vec<String>,
 }
 
-pub fn attempt(state: &ActorState, calls: &mut Calls) -> OpResult {
-    let (mut r, w) = sys::pipe().map_err(|e| super::ops::sys_error("escape", "pipe()", e))?;
-    let child = match sys::fork().map_err(|e| super::ops::sys_error("escape", "fork()", e))? {
+pub fn attempt(ctx: &OpContext, calls: &mut Calls) -> OpResult {
+    let (mut r, w) = sys::pipe().map_err(|e| sys_error("escape", "pipe()", e))?;
+    let child = match sys::fork().map_err(|e| sys_error("escape", "fork()", e))? {
         Forked::Child => {
             drop(r);
             let mut w = w;
@@ -38,7 +39,7 @@ pub fn attempt(state: &ActorState, calls: &mut Calls) -> OpResult {
     let seen: Attempt = serde_json::from_str(raw.trim()).unwrap_or_default();
     calls.0.extend(seen.trace.iter().cloned());
     let escaped = !seen.after.is_empty() && seen.after != seen.before;
-    let mut trace = vec![match state.roots.last() {
+    let mut trace = vec![match ctx.roots.last() {
         Some(r) => format!("this actor's root was set by: {r}"),
         None => "this actor never changed its root".to_string(),
     }];

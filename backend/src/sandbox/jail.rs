@@ -1,5 +1,6 @@
-//! The jail process: joins the cgroups, sets the rlimits, drops privileges, creates the
-//! namespaces, forks the lab init into them and kills it when the wall time is up.
+//! The jail process: leaves the worker's session, joins the cgroups, sets the rlimits, drops
+//! privileges, creates the namespaces, becomes non-dumpable, forks the lab init into them and
+//! kills it when the wall time is up.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -25,6 +26,9 @@ pub fn main(plan: &Plan, mut out: File) -> ! {
 
 /// Everything before the fork of the lab init: limits, credentials, namespaces.
 fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
+    // A session of its own: no signal to "my process group" from the sandbox reaches the
+    // worker, the server or another sandbox.
+    sys::setsid().map_err(|e| format!("setsid: {e}"))?;
     quiet_stdio().map_err(|e| format!("redirecting stdio: {e}"))?;
     for dir in &plan.cgroups {
         // "0" in `tasks` moves the calling thread only, which lets the kernel skip the global
@@ -42,7 +46,8 @@ fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
     if let Some((uid, gid)) = plan.drop_to {
         sys::become_user(uid, gid).map_err(|e| format!("dropping to uid {uid}: {e}"))?;
     }
-    // A credential change resets both; set them after it.
+    // A credential change resets both; set them after it (dumpable only until the id maps,
+    // which this process writes through its own /proc entry, are written).
     sys::set_dumpable().map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
     sys::die_with_parent().map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))?;
     if sys::getppid() != parent {
@@ -60,6 +65,10 @@ fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
     sys::unshare(flags)
         .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|...): {e}"))?;
     write_id_maps(plan.map_uid, plan.map_gid).map_err(|e| format!("writing id maps: {e}"))?;
+    // From here on no process of the engine (this one, the lab init, the actors, all forks of
+    // it that never exec) can be read, written or traced by anything in the sandbox: that
+    // takes CAP_SYS_PTRACE in the initial user namespace, which their memory belongs to.
+    sys::set_undumpable().map_err(|e| format!("prctl(PR_SET_DUMPABLE, 0): {e}"))?;
     // Set inside the new user namespace, RLIMIT_NPROC counts only this sandbox's processes;
     // set before it, it would count every process of the uid on the machine.
     if let Some(n) = plan.rlimit_nproc {
@@ -69,14 +78,16 @@ fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
     Ok(())
 }
 
-/// Nothing in the sandbox may write to the worker's protocol stream or read its requests.
+/// Nothing in the sandbox may write to the worker's protocol stream, read its requests or
+/// write into the server's log: stdin, stdout and stderr all become /dev/null.
 fn quiet_stdio() -> std::io::Result<()> {
     let null = OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/null")?;
-    sys::dup_onto(sys::raw(&null), 0)?;
-    sys::dup_onto(sys::raw(&null), 1)?;
+    for fd in 0..3 {
+        sys::dup_onto(sys::raw(&null), fd)?;
+    }
     Ok(())
 }
 

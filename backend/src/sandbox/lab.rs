@@ -1,38 +1,52 @@
-//! The lab init: pid 1 of the sandbox's pid namespace. It builds the lab host's root (a tmpfs-backed
-//! overlay over the cached image), then orchestrates the actors step by step and observes them.
+//! The lab init: pid 1 of the sandbox's pid namespace. It builds the lab host's root (a
+//! tmpfs-backed overlay over the cached image), then orchestrates the actors step by step and
+//! assembles what they observed. No user program can see it (see [`super::pidns`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rootlab_shared::result::StepResult;
-use rootlab_shared::spec::{Propagation, Step, HOST};
+use rootlab_shared::result::{Snapshot, StepResult};
+use rootlab_shared::spec::{Step, HOST};
 
-use super::actor::{self, ActorHandle};
-use super::ops::{self, Performed};
-use super::snapshot::Observer;
+use super::actor::{self, ActorHandle, Stage};
+use super::ops::propagation_flag;
+use super::outcome::{sys_error, Performed};
+use super::pidns::Reaper;
+use super::snapshot::{self, Observer};
 use super::sys::{self, MntFlags, MsFlags};
-use super::{channel, layers, LabMessage, Plan};
+use super::wire::{LabMessage, MAX_MESSAGE, MAX_RUN};
+use super::{layers, Plan};
 
 /// Runs as pid 1 of the new pid namespace; never returns.
 pub fn main(plan: &Plan, mut out: File) -> ! {
-    match build_host(plan) {
-        Ok(()) => {}
+    let world = match build_host(plan) {
+        Ok(world) => world,
         Err(message) => {
-            let _ = channel::send(&mut out, &LabMessage::Fatal { message });
+            let _ = super::channel::send(&mut out, &LabMessage::Fatal { message });
             sys::exit_now(1);
         }
-    }
-    let code = match Lab::new(plan, out) {
+    };
+    let code = match Lab::new(plan, out, world) {
         Ok(mut lab) => lab.run_steps(),
         Err(_) => 1,
     };
     sys::exit_now(code)
 }
 
+/// What the lab init keeps of the host it built.
+struct World {
+    /// A proc mount of the sandbox's pid namespace, detached from every tree: the actors read
+    /// their mount tables through it, and no program can reach it.
+    engine_proc: OwnedFd,
+    /// pid 1 of the lab host's pid namespace, where programs are born.
+    host_reaper: Reaper,
+}
+
 /// The lab host's file system: everything here happens in the sandbox's own mount namespace.
-fn build_host(plan: &Plan) -> Result<(), String> {
+fn build_host(plan: &Plan) -> Result<World, String> {
     let limits = &plan.limits;
     let m = &plan.mount_dir;
     let step = |what: &str, r: Result<(), sys::Errno>| r.map_err(|e| format!("{what}: {e}"));
@@ -52,7 +66,7 @@ fn build_host(plan: &Plan) -> Result<(), String> {
         limits.disk_bytes, limits.inodes
     );
     step("mounting the lab tmpfs", mount_tmpfs("rootlab", m, &sized))?;
-    for d in ["upper", "work", "root"] {
+    for d in ["upper", "work", "root", "engine-proc"] {
         std::fs::create_dir(m.join(d)).map_err(|e| format!("mkdir {d}: {e}"))?;
     }
     // The kernel shows overlay paths as given: relative ones, from inside the lab tmpfs, keep the
@@ -71,11 +85,11 @@ fn build_host(plan: &Plan) -> Result<(), String> {
             Some("lowerdir=image,upperdir=upper,workdir=work,userxattr"),
         ),
     )?;
-    let pflags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    step(
-        "mounting /proc",
-        sys::mount(Some("proc"), &root.join("proc"), Some("proc"), pflags, None),
-    )?;
+    // Both proc mounts need the machine's /proc still visible here (a user namespace may only
+    // mount proc where a full one is), so they come before the pivot.
+    let engine_proc = engine_proc(&m.join("engine-proc"))?;
+    let host_reaper = Reaper::lab_host(&engine_proc, &root.join("proc"))
+        .map_err(|e| format!("starting the lab host's pid namespace and /proc: {e}"))?;
     build_dev(&root.join("dev")).map_err(|e| format!("building /dev: {e}"))?;
     step(
         "mounting /layers",
@@ -94,7 +108,19 @@ fn build_host(plan: &Plan) -> Result<(), String> {
         ),
     )?;
     layers::create_host_files(&plan.spec.host.files).map_err(|e| format!("host files: {e}"))?;
-    layers::create_layers(&plan.spec.layers).map_err(|e| format!("layers: {e}"))
+    layers::create_layers(&plan.spec.layers).map_err(|e| format!("layers: {e}"))?;
+    Ok(World {
+        engine_proc,
+        host_reaper,
+    })
+}
+
+/// A proc of the sandbox's pid namespace, held by a descriptor; the pivot detaches its mount.
+fn engine_proc(dir: &Path) -> Result<OwnedFd, String> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    sys::mount(Some("proc"), dir, Some("proc"), flags, None)
+        .and_then(|_| sys::open_dir(dir))
+        .map_err(|e| format!("mounting the engine's /proc: {e}"))
 }
 
 fn mount_tmpfs(source: &str, target: &Path, data: &str) -> Result<(), sys::Errno> {
@@ -124,39 +150,48 @@ fn enter_root(root: &Path) -> Result<(), sys::Errno> {
     sys::chdir(Path::new("/"))
 }
 
-pub fn propagation_flag(p: Propagation) -> MsFlags {
-    match p {
-        Propagation::Shared => MsFlags::MS_SHARED,
-        Propagation::Private => MsFlags::MS_PRIVATE,
-        Propagation::Slave => MsFlags::MS_SLAVE,
-        Propagation::Unbindable => MsFlags::MS_UNBINDABLE,
-    }
-}
-
-/// The orchestrator's state: live actors and the observer.
+/// The orchestrator's state: live actors, the observer, and what was sent so far.
 struct Lab<'a> {
     plan: &'a Plan,
     out: File,
+    world: World,
     /// `host` and every container ever created (dead ones stay, marked exited).
     actors: BTreeMap<String, ActorHandle>,
     observer: Observer,
+    /// Bytes sent to the engine, against [`MAX_RUN`].
+    sent: usize,
 }
 
 impl<'a> Lab<'a> {
-    fn new(plan: &'a Plan, out: File) -> Result<Self, sys::Errno> {
-        let host = actor::spawn_host(&plan.limits)?;
-        let mut actors = BTreeMap::new();
-        actors.insert(HOST.to_string(), host);
-        Ok(Lab {
+    fn new(plan: &'a Plan, out: File, world: World) -> Result<Self, sys::Errno> {
+        let mut lab = Lab {
             plan,
             out,
-            actors,
+            world,
+            actors: BTreeMap::new(),
             observer: Observer::new(&plan.limits, &plan.spec.layers),
-        })
+            sent: 0,
+        };
+        let host = actor::spawn_host(&lab.stage())?;
+        lab.actors.insert(HOST.to_string(), host);
+        Ok(lab)
+    }
+
+    fn stage(&self) -> Stage<'_> {
+        Stage {
+            limits: &self.plan.limits,
+            engine_proc: &self.world.engine_proc,
+            host_reaper: &self.world.host_reaper,
+        }
     }
 
     fn emit(&mut self, msg: &LabMessage) -> bool {
-        channel::send(&mut self.out, msg).is_ok()
+        let Ok(mut line) = serde_json::to_vec(msg) else {
+            return false;
+        };
+        line.push(b'\n');
+        self.sent += line.len();
+        std::io::Write::write_all(&mut self.out, &line).is_ok()
     }
 
     fn run_steps(&mut self) -> i32 {
@@ -213,10 +248,18 @@ impl<'a> Lab<'a> {
                 depth,
                 layers,
             } => {
-                let views = self.views(views);
-                let snap = self
-                    .observer
-                    .take(label, index, &views, paths, *depth, *layers);
+                let mut snap = Snapshot {
+                    label: label.clone(),
+                    step: index,
+                    views: self.observe(views, paths, *depth),
+                    layers: if *layers {
+                        self.observer.layer_trees(*depth)
+                    } else {
+                        vec![]
+                    },
+                };
+                snapshot::fit(&mut snap, self.snapshot_budget(index));
+                self.observer.taken += 1;
                 let number = self.observer.taken - 1;
                 self.emit(&LabMessage::Snapshot {
                     snapshot: Box::new(snap),
@@ -227,26 +270,39 @@ impl<'a> Lab<'a> {
         }
     }
 
+    /// What a snapshot may weigh: one message, and what is left of the run's allowance once
+    /// every later step has room for its output.
+    fn snapshot_budget(&self, index: usize) -> usize {
+        let later = self.plan.spec.steps.len().saturating_sub(index + 1);
+        let per_step = 6 * self.plan.limits.output_bytes as usize + (64 << 10);
+        let left = MAX_RUN.saturating_sub(self.sent + later * per_step);
+        left.min(MAX_MESSAGE - (64 << 10))
+    }
+
     fn create_container(
         &mut self,
         name: &str,
         namespaces: &[rootlab_shared::spec::Namespace],
     ) -> Performed {
         let (command, syscalls) = actor::container_command(namespaces);
-        match actor::spawn_container(name, namespaces, &self.plan.limits) {
+        match actor::spawn_container(name, namespaces, &self.stage()) {
             Ok(handle) => {
                 self.actors.insert(name.to_string(), handle);
                 Performed::ok(command, syscalls)
             }
-            Err(e) => {
-                Performed::failed(command, syscalls, ops::sys_error("container", "unshare", e))
-            }
+            Err(e) => Performed::failed(command, syscalls, sys_error("container", "unshare", e)),
         }
     }
 
-    /// Views to observe: the named ones, or the host and every live container.
-    fn views(&self, wanted: &[String]) -> Vec<(String, Option<i32>)> {
-        let names: Vec<String> = if wanted.is_empty() {
+    /// Each view as its actor sees it: the named ones, or the host and every live container
+    /// (the host first, then containers by name).
+    fn observe(
+        &mut self,
+        wanted: &[String],
+        paths: &[String],
+        depth: u32,
+    ) -> Vec<rootlab_shared::result::View> {
+        let mut names: Vec<String> = if wanted.is_empty() {
             self.actors
                 .iter()
                 .filter(|(_, a)| a.alive)
@@ -255,16 +311,18 @@ impl<'a> Lab<'a> {
         } else {
             wanted.to_vec()
         };
-        let mut ordered: Vec<(String, Option<i32>)> = names
+        names.sort_by_key(|n| (n != HOST, n.clone()));
+        names
             .into_iter()
-            .map(|n| {
-                let pid = self.actors.get(&n).filter(|a| a.alive).map(|a| a.pid);
-                (n, pid)
+            .map(|name| {
+                let seen = self
+                    .actors
+                    .get_mut(&name)
+                    .filter(|a| a.alive)
+                    .and_then(|a| a.observe(paths, depth));
+                self.observer.view(&name, seen, paths)
             })
-            .collect();
-        // The host first, then containers by name.
-        ordered.sort_by_key(|(n, _)| (n != HOST, n.clone()));
-        ordered
+            .collect()
     }
 
     /// Send a step to the actor that performs it and wait for its answer.

@@ -1,14 +1,23 @@
 //! The kernel-facing sandbox: forks the disposable lab host (user + mount + pid + uts + ipc + net
 //! namespaces), builds its root, runs the steps in it and streams what happened back as JSON lines.
 //!
-//! Process tree of one experiment:
-//! `worker` -> `jail` (drops privileges, unshares, enforces the wall time) -> `lab` init (pid 1 of
-//! the new pid namespace; builds the lab root, orchestrates and observes) -> one `actor` process for
-//! the host and one per container, each serving ops over a socket.
+//! Process tree of one experiment (docs/security.md says why each line is out of reach of the
+//! programs the experiment runs):
+//! `worker` -> `jail` (own session; drops privileges, unshares, enforces the wall time) -> `lab`
+//! init (pid 1 of the sandbox's pid namespace; builds the lab root, orchestrates and observes)
+//! -> one `actor` process for the host and one per container, each serving ops over a socket
+//! -> the user's programs, born one pid namespace down (`pidns`), each in its own session.
+//!
+//! Module map: `jail`, `lab`, `actor` are the processes; `wire` and `channel` what crosses between
+//! them; `ops` dispatches a step to the op modules (`rootfs`, `run`, `escape`, `layers`), which
+//! share `context`, `outcome` and `command`; `walk` and `snapshot` observe; `sys` is the only
+//! door to the kernel.
 
 pub mod actor;
 pub mod cgroup;
 pub mod channel;
+pub mod command;
+pub mod context;
 pub mod escape;
 pub mod explain;
 pub mod jail;
@@ -16,17 +25,21 @@ pub mod lab;
 pub mod layers;
 pub mod netns;
 pub mod ops;
+pub mod outcome;
+pub mod pidns;
 pub mod rootfs;
 pub mod run;
 pub mod snapshot;
 pub mod sys;
+pub mod walk;
+pub mod wire;
 
 use std::fs::File;
 use std::path::PathBuf;
 
-use rootlab_shared::result::{Snapshot, StepResult};
 use rootlab_shared::{Limits, Spec};
-use serde::{Deserialize, Serialize};
+
+pub use wire::LabMessage;
 
 /// Everything the sandbox needs, fixed before the fork.
 #[derive(Clone, Debug)]
@@ -49,31 +62,6 @@ pub struct Plan {
     /// Process limits applied with setrlimit (as backstop or instead of cgroups).
     pub rlimit_nproc: Option<u64>,
     pub rlimit_as: Option<u64>,
-}
-
-/// What the lab init tells the engine, one JSON line each.
-#[derive(Serialize, Deserialize, Clone, Debug)]
-#[serde(tag = "m", rename_all = "snake_case")]
-pub enum LabMessage {
-    /// The lab host is built; steps start.
-    Ready,
-    StepStarted {
-        index: usize,
-        op: String,
-        actor: String,
-    },
-    Snapshot {
-        snapshot: Box<Snapshot>,
-    },
-    StepFinished {
-        result: Box<StepResult>,
-    },
-    /// The lab could not be built or went wrong; the message says what.
-    Fatal {
-        message: String,
-    },
-    /// Every step ran.
-    Done,
 }
 
 /// Exit codes of the jail process.

@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use rootlab_shared::result::{CommandOutput, CopiedFile, StepDetails};
-use rootlab_shared::Limits;
-
-use super::ops::{io_error, shell_quote, sys_error, Calls, Extra, OpResult};
+use super::command::shell_quote;
+use super::context::OpContext;
+use super::outcome::{io_error, sys_error, Calls, Extra, OpResult};
 use super::run::{capture, resolve};
+use rootlab_shared::result::{CommandOutput, CopiedFile, StepDetails};
 
 pub fn command(dir: &str, programs: &[String], skip_libraries: bool) -> String {
     let d = shell_quote(dir);
@@ -30,7 +30,7 @@ pub fn build(
     dir: &str,
     programs: &[String],
     skip_libraries: bool,
-    limits: &Limits,
+    ctx: &OpContext,
     calls: &mut Calls,
 ) -> OpResult {
     for sub in ["bin", "lib", "lib64"] {
@@ -52,7 +52,7 @@ pub fn build(
             reason: "program".into(),
         });
         if !skip_libraries {
-            let out = ldd(&src, limits)?;
+            let out = ldd(&src, ctx)?;
             for lib in libraries(&out.stdout) {
                 if seen.insert(lib.clone()) {
                     copy_into(dir, &lib, &lib, calls)?;
@@ -84,10 +84,10 @@ fn missing(program: &str) -> rootlab_shared::result::StepError {
 }
 
 /// Run this root's own `ldd` on the program.
-fn ldd(program: &str, limits: &Limits) -> Result<CommandOutput, rootlab_shared::result::StepError> {
+fn ldd(program: &str, ctx: &OpContext) -> Result<CommandOutput, rootlab_shared::result::StepError> {
     let ldd = resolve("ldd").ok_or_else(|| missing("ldd"))?;
     let argv = vec!["ldd".to_string(), program.to_string()];
-    capture(&ldd, &argv, limits).map_err(|e| sys_error("build_rootfs", "execve(\"ldd\")", e))
+    capture(&ldd, &argv, ctx).map_err(|e| sys_error("build_rootfs", "execve(\"ldd\")", e))
 }
 
 /// Absolute paths in ldd's output: `libc.so.6 => /lib/.../libc.so.6 (0x...)` and the loader.

@@ -6,21 +6,21 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rootlab_shared::result::{CommandOutput, StepError};
-use rootlab_shared::Limits;
 
+use super::context::OpContext;
 use super::explain::explain;
-use super::ops::{sys_error, Calls, Extra, OpResult};
-use super::sys::{self, Errno, Exit, Forked};
+use super::outcome::{sys_error, Calls, Extra, OpResult};
+use super::sys::{self, Errno, Exit};
 
-/// The environment every program starts with.
-const ENV: [&str; 3] = [
+/// The whole environment of every program: nothing of the engine's or the server's.
+pub const ENV: [&str; 3] = [
     "PATH=/bin:/usr/bin:/sbin:/usr/sbin",
     "HOME=/root",
     "LC_ALL=C",
 ];
 
 /// The `run` step.
-pub fn run_step(argv: &[String], limits: &Limits, calls: &mut Calls) -> OpResult {
+pub fn run_step(argv: &[String], ctx: &OpContext, calls: &mut Calls) -> OpResult {
     let path = resolve(&argv[0]).ok_or_else(|| not_found(&argv[0]))?;
     calls.0.push(format!(
         "execve(\"{}\", [{}], [PATH=..., HOME=/root])",
@@ -30,7 +30,7 @@ pub fn run_step(argv: &[String], limits: &Limits, calls: &mut Calls) -> OpResult
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let output = capture(&path, argv, limits).map_err(|e| exec_error(&path, e))?;
+    let output = capture(&path, argv, ctx).map_err(|e| exec_error(&path, e))?;
     let failure = program_failure(&output);
     Ok(Extra {
         output: Some(output),
@@ -71,7 +71,9 @@ fn program_failure(out: &CommandOutput) -> Option<StepError> {
     let explanation = if out.truncated {
         "its output exceeded the output limit, so it was stopped".to_string()
     } else if out.signal.as_deref() == Some("SIGKILL") {
-        "killed: most likely the memory limit of the sandbox (or the output limit)".to_string()
+        "SIGKILL cannot be caught: sent by a program (e.g. `kill -9`), or by the kernel when the \
+         sandbox hit its memory limit"
+            .to_string()
     } else {
         "the program reported a failure; see its stderr".to_string()
     };
@@ -131,29 +133,22 @@ pub fn elf_interpreter(path: &Path) -> Option<String> {
 }
 
 /// Fork, exec `path` with `argv`, and collect its output (stopping it past the output limit).
-pub fn capture(path: &Path, argv: &[String], limits: &Limits) -> Result<CommandOutput, Errno> {
+/// The program is born in the actor's programs' pid namespace.
+pub fn capture(path: &Path, argv: &[String], ctx: &OpContext) -> Result<CommandOutput, Errno> {
     let (out_r, out_w) = sys::pipe()?;
     let (err_r, err_w) = sys::pipe()?;
     let (status_r, status_w) = sys::pipe()?;
     let (stdin_r, stdin_w) = sys::pipe()?;
     drop(stdin_w);
     let env: Vec<String> = ENV.iter().map(|s| s.to_string()).collect();
-    let child = match sys::fork()? {
-        Forked::Child => {
-            let _ = sys::dup_onto(sys::raw(&stdin_r), 0);
-            let _ = sys::dup_onto(sys::raw(&out_w), 1);
-            let _ = sys::dup_onto(sys::raw(&err_w), 2);
-            sys::default_sigpipe();
-            let errno = sys::execve(path, argv, &env);
-            let mut status_w = status_w;
-            let _ = std::io::Write::write_all(&mut status_w, &(errno as i32).to_le_bytes());
-            sys::exit_now(127)
-        }
-        Forked::Parent(pid) => pid,
-    };
+    let stdio = [sys::raw(&stdin_r), sys::raw(&out_w), sys::raw(&err_w)];
+    let status = sys::raw(&status_w);
+    let child = ctx
+        .programs
+        .fork(|| become_program(stdio, status, path, argv, &env))?;
     drop((out_w, err_w, status_w, stdin_r));
     let exec_errno = read_exec_status(status_r);
-    let collected = collect(child, out_r, err_r, limits.output_bytes as usize);
+    let collected = collect(child, out_r, err_r, ctx.limits.output_bytes as usize);
     let exit = sys::wait(child)?;
     if let Some(errno) = exec_errno {
         return Err(errno);
@@ -171,6 +166,34 @@ pub fn capture(path: &Path, argv: &[String], limits: &Limits) -> Result<CommandO
         signal,
         truncated,
     })
+}
+
+/// The forked child's last steps as engine code: its own session (so `kill(0)` reaches its
+/// own group only), stdin/stdout/stderr and nothing else open, no blocked signals, then exec.
+/// A failure is reported as an errno on the exec-status pipe (kept as fd 3, closed on exec).
+fn become_program(
+    stdio: [std::os::fd::RawFd; 3],
+    status: std::os::fd::RawFd,
+    path: &Path,
+    argv: &[String],
+    env: &[String],
+) -> i32 {
+    const STATUS_FD: std::os::fd::RawFd = 3;
+    let prepared = sys::setsid()
+        .and_then(|_| (0..3).try_for_each(|i| sys::dup_onto(stdio[i], i as i32)))
+        .and_then(|_| match status {
+            STATUS_FD => Ok(()),
+            fd => sys::dup_cloexec_onto(fd, STATUS_FD),
+        })
+        .and_then(|_| sys::close_from(STATUS_FD + 1))
+        .and_then(|_| sys::unblock_all_signals());
+    sys::default_sigpipe();
+    let errno = match prepared {
+        Ok(()) => sys::execve(path, argv, env),
+        Err(e) => e,
+    };
+    sys::write_raw(STATUS_FD, &(errno as i32).to_le_bytes());
+    127
 }
 
 /// The exec-status pipe closes on a successful exec; a failed one sends the errno first.

@@ -147,8 +147,8 @@ pub fn die_with_parent() -> SysResult<()> {
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
 }
 
-/// Keep `/proc/<pid>` of this process (and its forks) owned by its own uid, which a credential
-/// change resets; the lab init reads containers' `/proc/<pid>/root` and `mountinfo`.
+/// Keep `/proc/self` of this process owned by its own uid, which a credential change resets
+/// (the jail writes its own id maps through it).
 pub fn set_dumpable() -> SysResult<()> {
     nix::sys::prctl::set_dumpable(true)
 }
@@ -227,34 +227,8 @@ pub fn pidfd_open(pid: Pid) -> SysResult<OwnedFd> {
 /// Wait until one of `fds` is readable (or hung up), or `timeout_ms` passes (`None`: forever).
 /// Returns, per descriptor, whether it is ready.
 pub fn poll_readable(fds: &[RawFd], timeout_ms: Option<u64>) -> SysResult<Vec<bool>> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::BorrowedFd;
-    // SAFETY: the caller owns every descriptor in `fds` for the duration of this call.
-    let borrowed: Vec<BorrowedFd> = fds
-        .iter()
-        .map(|fd| unsafe { BorrowedFd::borrow_raw(*fd) })
-        .collect();
-    let mut pfds: Vec<PollFd> = borrowed
-        .iter()
-        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
-        .collect();
-    let timeout = match timeout_ms {
-        None => PollTimeout::NONE,
-        Some(ms) => {
-            PollTimeout::try_from(ms.min(i32::MAX as u64) as i32).unwrap_or(PollTimeout::MAX)
-        }
-    };
-    loop {
-        match poll(&mut pfds, timeout) {
-            Ok(_) => break,
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(pfds
-        .iter()
-        .map(|p| p.revents().is_some_and(|r| !r.is_empty()))
-        .collect())
+    let ready = poll_events(fds, timeout_ms)?;
+    Ok(ready.iter().map(|r| r.readable || r.hung_up).collect())
 }
 
 /// Restore the default SIGPIPE disposition, which the Rust runtime sets to "ignore" and an
@@ -367,4 +341,235 @@ pub fn kill_raw(pid: i32) {
 /// The raw descriptor number of a file (for poll and dup).
 pub fn raw(f: &impl AsRawFd) -> RawFd {
     f.as_raw_fd()
+}
+
+// ---- isolation: sessions, dumpability, descriptors, pid namespaces, signals ----
+
+/// Start a new session and process group led by this process, so that `kill(0, ...)` from
+/// anything in it reaches nothing outside.
+pub fn setsid() -> SysResult<()> {
+    nix::unistd::setsid().map(drop)
+}
+
+/// Non-dumpable processes can be ptrace-accessed (`/proc/<pid>/mem`, `environ`, `fd/`, `root`,
+/// `PTRACE_ATTACH`) only by a caller with CAP_SYS_PTRACE in the user namespace their memory
+/// belongs to (the initial one, for processes forked from the worker); forks inherit it, exec
+/// resets it.
+pub fn set_undumpable() -> SysResult<()> {
+    nix::sys::prctl::set_dumpable(false)
+}
+
+/// Close every descriptor from `first` up, whatever its close-on-exec flag.
+pub fn close_from(first: RawFd) -> SysResult<()> {
+    // SAFETY: close_range only manipulates the descriptor table; nothing in this process uses a
+    // descriptor above `first` after the call (callers run right before exec or _exit paths).
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, 0u32) };
+    Errno::result(rc).map(drop)
+}
+
+/// Make `fd` the descriptor number `target`, closed on exec.
+pub fn dup_cloexec_onto(fd: RawFd, target: RawFd) -> SysResult<()> {
+    // SAFETY: dup3 only manipulates the descriptor table.
+    let rc = unsafe { libc::dup3(fd, target, libc::O_CLOEXEC) };
+    Errno::result(rc).map(drop)
+}
+
+/// A pidfd of this very process.
+pub fn pidfd_self() -> SysResult<OwnedFd> {
+    pidfd_open(getpid())
+}
+
+/// The pid namespace behind `ns` (an nsfs descriptor, or a pidfd of this very process)
+/// becomes the one this process's next children are born in (it must be this process's own or
+/// a descendant of it).
+pub fn children_in_pidns_of(ns: &OwnedFd) -> SysResult<()> {
+    nix::sched::setns(ns, CloneFlags::CLONE_NEWPID)
+}
+
+/// Open a namespace file (`self/ns/...`) below a proc mount: a process may always open its
+/// own, dumpable or not.
+pub fn open_ns_below(proc_dir: &OwnedFd, rel: &str) -> SysResult<OwnedFd> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::Mode;
+    openat(
+        proc_dir,
+        rel,
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Block every signal that can be blocked (SIGKILL and SIGSTOP cannot).
+pub fn block_all_signals() -> SysResult<()> {
+    use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), None)
+}
+
+/// Unblock every signal (a program must not inherit a mask from the engine).
+pub fn unblock_all_signals() -> SysResult<()> {
+    use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+}
+
+/// Wait for a (blocked) SIGCHLD.
+pub fn wait_for_sigchld() -> SysResult<()> {
+    use nix::sys::signal::{SigSet, Signal};
+    SigSet::from(Signal::SIGCHLD).wait().map(drop)
+}
+
+/// Reap every child that has ended, without blocking; returns how many.
+pub fn reap_ended() -> usize {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let mut n = 0;
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Send one descriptor over a unix socket (SCM_RIGHTS).
+pub fn send_fd(socket: &impl AsRawFd, fd: RawFd) -> SysResult<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+    let iov = [std::io::IoSlice::new(b"f")];
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<UnixAddr>(socket.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None).map(drop)
+}
+
+/// Receive one descriptor sent with [`send_fd`] (closed on exec).
+pub fn recv_fd(socket: &impl AsRawFd) -> SysResult<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<UnixAddr>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel installed this descriptor for us just now.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err(Errno::EBADMSG)
+}
+
+/// A directory to resolve relative paths against, even once it is unreachable by path.
+pub fn open_dir(path: &Path) -> SysResult<OwnedFd> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Read a small text file below `dir` (e.g. `<pid>/mountinfo` below a proc mount), at most
+/// `max` bytes.
+pub fn read_below(dir: &OwnedFd, rel: &str, max: usize) -> std::io::Result<Vec<u8>> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::Mode;
+    use std::io::Read;
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+    let fd = openat(dir, rel, flags, Mode::empty())?;
+    let mut bytes = Vec::new();
+    File::from(fd).take(max as u64).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Which of a poll's descriptors are readable and which hung up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    pub readable: bool,
+    pub hung_up: bool,
+}
+
+/// Like [`poll_readable`], telling a hang-up (the writer closed) apart from data.
+pub fn poll_events(fds: &[RawFd], timeout_ms: Option<u64>) -> SysResult<Vec<Ready>> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::BorrowedFd;
+    // SAFETY: the caller owns every descriptor in `fds` for the duration of this call.
+    let borrowed: Vec<BorrowedFd> = fds
+        .iter()
+        .map(|fd| unsafe { BorrowedFd::borrow_raw(*fd) })
+        .collect();
+    let mut pfds: Vec<PollFd> = borrowed
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    let timeout = match timeout_ms {
+        None => PollTimeout::NONE,
+        Some(ms) => {
+            PollTimeout::try_from(ms.min(i32::MAX as u64) as i32).unwrap_or(PollTimeout::MAX)
+        }
+    };
+    loop {
+        match poll(&mut pfds, timeout) {
+            Ok(_) => break,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(pfds
+        .iter()
+        .map(|p| {
+            let r = p.revents().unwrap_or(PollFlags::empty());
+            Ready {
+                readable: r.contains(PollFlags::POLLIN),
+                hung_up: r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR),
+            }
+        })
+        .collect())
+}
+
+/// SIGKILL the process behind a pidfd (no pid to be reused in between).
+pub fn kill_pidfd(pidfd: &OwnedFd) {
+    // SAFETY: pidfd_send_signal takes a descriptor, a signal number, a null siginfo and flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        );
+    }
+}
+
+/// Write `bytes` to a raw descriptor (best effort: used on a failing child's way out).
+pub fn write_raw(fd: RawFd, bytes: &[u8]) {
+    // SAFETY: writes from a valid slice; a bad descriptor only makes the call fail.
+    let _ = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+}
+
+/// Rename this process as `ps` shows it (`/proc/self/cmdline` and `comm`) by overwriting its
+/// own argument block in place, so a visible engine process shows no host path or arguments.
+pub fn set_process_title(proc_dir: &OwnedFd, title: &str) -> SysResult<()> {
+    let stat = read_below(proc_dir, "self/stat", 4096).map_err(|_| Errno::EIO)?;
+    let stat = String::from_utf8_lossy(&stat);
+    let after_comm = stat.rsplit_once(')').ok_or(Errno::EIO)?.1;
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    // Fields 48 and 49 of stat (arg_start, arg_end); `fields[0]` is field 3.
+    let num = |i: usize| fields.get(i).and_then(|f| f.parse::<usize>().ok());
+    let (start, end) = (num(45).ok_or(Errno::EIO)?, num(46).ok_or(Errno::EIO)?);
+    if end <= start {
+        return Err(Errno::EIO);
+    }
+    let len = end - start;
+    let mut bytes = title.as_bytes()[..title.len().min(len - 1)].to_vec();
+    bytes.resize(len, 0);
+    // SAFETY: [arg_start, arg_end) is this process's own argument block on its stack, mapped
+    // writable; the caller (a forked reaper) never reads its arguments again.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), start as *mut u8, len) };
+    let name = CString::new(&title.as_bytes()[..title.len().min(15)]).map_err(|_| Errno::EINVAL)?;
+    nix::sys::prctl::set_name(&name)
 }

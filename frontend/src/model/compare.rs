@@ -371,6 +371,7 @@ mod tests {
         View {
             actor: actor.into(),
             mounts: mounts.iter().map(|m| mount(m)).collect(),
+            mounts_truncated: false,
             trees,
         }
     }

@@ -4,14 +4,14 @@
 //! Call it only from a single-threaded process (the worker, the CLI): it forks, and the sandbox
 //! must create a user namespace, which a multi-threaded process cannot.
 
-use std::io::BufReader;
+mod follow;
+
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rootlab_shared::events::RunEvent;
-use rootlab_shared::result::{
-    Enforcement, ImageInfo, LimitsReport, RunResult, RunStatus, Snapshot, StepResult,
-};
+use rootlab_shared::result::{Enforcement, ImageInfo, LimitsReport, RunResult, RunStatus};
 use rootlab_shared::spec::ImageName;
 use rootlab_shared::validate::{validate, FieldError};
 use rootlab_shared::{Limits, Spec};
@@ -19,10 +19,8 @@ use rootlab_shared::{Limits, Spec};
 use crate::config::EngineConfig;
 use crate::images::{self, ImageError};
 use crate::sandbox::cgroup::Cgroups;
-use crate::sandbox::{self, channel, jail_exit, netns, sys, LabMessage, Plan};
-
-/// Extra time the engine grants the jail's own deadline before killing the jail itself.
-const BACKSTOP_MS: u64 = 2000;
+use crate::sandbox::{self, jail_exit, netns, sys, Plan};
+use follow::{follow, interrupted_step, Ending, Followed, Running};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -38,6 +36,8 @@ pub enum EngineError {
     },
     #[error("starting the sandbox: {0}")]
     Fork(sys::Errno),
+    #[error("nobody waits for the run any more (the coordinator hung up); it was stopped")]
+    Abandoned,
 }
 
 fn describe(errors: &[FieldError]) -> String {
@@ -113,6 +113,17 @@ pub fn run(
     cfg: &EngineConfig,
     on_event: &mut dyn FnMut(RunEvent),
 ) -> Result<RunResult, EngineError> {
+    run_watched(spec, limits, cfg, None, on_event)
+}
+
+/// [`run`], stopping the sandbox at once if `hangup` (the worker's stdin) hangs up.
+pub fn run_watched(
+    spec: &Spec,
+    limits: &Limits,
+    cfg: &EngineConfig,
+    hangup: Option<RawFd>,
+    on_event: &mut dyn FnMut(RunEvent),
+) -> Result<RunResult, EngineError> {
     let clock = Instant::now();
     validate(spec, limits).map_err(EngineError::Invalid)?;
     let image = images::ensure(cfg, spec.host.image)?;
@@ -120,18 +131,32 @@ pub fn run(
     let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
     let cgroups = cgroups_for(cfg, limits, n);
     let plan = plan(spec, limits, cfg, &image.dir, cgroups.as_ref());
-    let launched = sandbox::launch(&plan).map_err(EngineError::Fork);
-    let (followed, tearing_down) = match launched {
-        Ok(l) => follow(Running::new(l, limits), spec.steps.len(), on_event),
+    let launched = match sandbox::launch(&plan) {
+        Ok(l) => l,
         Err(e) => {
             if let Some(c) = cgroups {
                 c.remove();
             }
-            return Err(e);
+            return Err(EngineError::Fork(e));
         }
     };
-    let limit_hit = cgroups.as_ref().and_then(|c| c.limit_hit());
-    let (status, message) = verdict(&followed, limits, limit_hit);
+    let running = Running::new(launched, limits, hangup);
+    let (mut followed, jail, tearing_down) = follow(running, spec, cgroups.as_ref(), on_event);
+    if followed.ending == Ending::Abandoned {
+        if let Some(c) = cgroups {
+            c.remove();
+        }
+        return Err(EngineError::Abandoned);
+    }
+    let (status, message) = verdict(&followed, jail, limits, spec);
+    if let Some(step) = interrupted_step(spec, limits, &followed, message.as_deref().unwrap_or(""))
+    {
+        followed.current = None;
+        on_event(RunEvent::StepFinished {
+            result: Box::new(step.clone()),
+        });
+        followed.steps.push(step);
+    }
     let result = RunResult {
         version: spec.version,
         title: spec.title.clone(),
@@ -245,140 +270,85 @@ fn enforcement(plan: &Plan, cfg: &EngineConfig) -> Vec<Enforcement> {
     ]
 }
 
-/// What the engine saw of one sandbox.
-struct Followed {
-    steps: Vec<StepResult>,
-    snapshots: Vec<Snapshot>,
-    done: bool,
-    fatal: Option<String>,
+/// How the run ended, and the one line that says why (naming every limit that was hit, and
+/// the step during which it first was).
+fn verdict(
+    f: &Followed,
     jail: Option<sys::Exit>,
-    backstop: bool,
-}
-
-/// A launched sandbox being followed: its jail and the lab's message pipe, with the deadline.
-struct Running {
-    jail: sys::Pid,
-    fd: std::os::fd::RawFd,
-    reader: BufReader<std::fs::File>,
-    deadline: Instant,
-}
-
-impl Running {
-    fn new(l: sandbox::Launched, limits: &Limits) -> Self {
-        Running {
-            jail: l.jail,
-            fd: sys::raw(&l.messages),
-            reader: BufReader::new(l.messages),
-            deadline: Instant::now() + Duration::from_millis(limits.wall_ms + BACKSTOP_MS),
+    limits: &Limits,
+    spec: &Spec,
+) -> (RunStatus, Option<String>) {
+    let hits: Vec<String> = f
+        .hits
+        .iter()
+        .map(|(w, s)| hit(w, *s, spec, limits))
+        .collect();
+    let hits = (!hits.is_empty()).then(|| hits.join("; "));
+    let deadline = jail == Some(sys::Exit::Code(jail_exit::DEADLINE));
+    match &f.ending {
+        Ending::Backstop => {}
+        _ if deadline => {}
+        Ending::Done => {
+            return match hits {
+                Some(h) => (
+                    RunStatus::LimitExceeded,
+                    Some(format!("{h}; the run went on")),
+                ),
+                None => (RunStatus::Completed, None),
+            }
+        }
+        Ending::Violation(why) => {
+            let msg = format!("the sandbox broke the protocol ({why}), so it was stopped");
+            return (RunStatus::Failed, Some(msg));
+        }
+        Ending::Closed | Ending::Abandoned => {
+            if let Some(h) = hits {
+                return (
+                    RunStatus::LimitExceeded,
+                    Some(format!("{h}; the sandbox ended early")),
+                );
+            }
+            return (RunStatus::Failed, Some(ended_early(f, jail)));
         }
     }
-
-    /// The next message; `Err` when the deadline passed (the jail is then killed).
-    fn next(&mut self) -> Result<std::io::Result<Option<LabMessage>>, ()> {
-        if self.reader.buffer().is_empty() && !wait_readable(self.fd, self.deadline) {
-            let _ = sys::kill(self.jail);
-            return Err(());
-        }
-        Ok(channel::recv::<LabMessage>(&mut self.reader))
-    }
-
-    /// Wait until every sandbox process is gone (the pipe closes), then reap the jail.
-    fn reap(mut self) -> Option<sys::Exit> {
-        while let Ok(Ok(Some(_))) = self.next() {}
-        sys::wait(self.jail).ok()
-    }
-}
-
-/// Relay the lab's messages until it reports `Done` (its tear-down is left to [`Running::reap`],
-/// after the result is out), the pipe closes, or the deadline passes.
-fn follow(
-    mut sandbox: Running,
-    steps: usize,
-    on_event: &mut dyn FnMut(RunEvent),
-) -> (Followed, Option<Running>) {
-    let mut f = Followed {
-        steps: vec![],
-        snapshots: vec![],
-        done: false,
-        fatal: None,
-        jail: None,
-        backstop: false,
+    let at = match f.current {
+        Some((i, _)) => format!(" during step {i} ({})", step_op(spec, i)),
+        None => String::new(),
     };
-    loop {
-        match sandbox.next() {
-            Err(()) => {
-                f.backstop = true;
-                break;
-            }
-            Ok(Ok(Some(msg))) => {
-                relay(msg, steps, &mut f, on_event);
-                if f.done {
-                    return (f, Some(sandbox));
-                }
-            }
-            Ok(Ok(None)) => break,
-            Ok(Err(e)) => {
-                f.fatal = Some(format!("garbled message from the sandbox: {e}"));
-                let _ = sys::kill(sandbox.jail);
-                break;
-            }
-        }
+    let mut msg = format!(
+        "wall time limit reached ({} ms){at}: the sandbox was killed",
+        limits.wall_ms
+    );
+    if let Some(h) = hits {
+        msg.push_str(&format!("; also: {h}"));
     }
-    f.jail = sandbox.reap();
-    (f, None)
+    (RunStatus::LimitExceeded, Some(msg))
 }
 
-fn wait_readable(fd: std::os::fd::RawFd, deadline: Instant) -> bool {
-    let left = deadline.saturating_duration_since(Instant::now());
-    sys::poll_readable(&[fd], Some(left.as_millis() as u64))
-        .map(|r| r[0])
-        .unwrap_or(false)
-}
-
-fn relay(msg: LabMessage, steps: usize, f: &mut Followed, on_event: &mut dyn FnMut(RunEvent)) {
-    match msg {
-        LabMessage::Ready => on_event(RunEvent::Started { steps }),
-        LabMessage::StepStarted { index, op, actor } => {
-            on_event(RunEvent::StepStarted { index, op, actor })
-        }
-        LabMessage::Snapshot { snapshot } => f.snapshots.push(*snapshot),
-        LabMessage::StepFinished { result } => {
-            f.steps.push((*result).clone());
-            on_event(RunEvent::StepFinished { result });
-        }
-        LabMessage::Fatal { message } => f.fatal = Some(message),
-        LabMessage::Done => f.done = true,
+fn hit(which: &str, step: Option<usize>, spec: &Spec, limits: &Limits) -> String {
+    let at = match step {
+        Some(i) => format!(" during step {i} ({})", step_op(spec, i)),
+        None => String::new(),
+    };
+    match which {
+        "pids" => format!(
+            "process limit reached ({} pids){at}: a fork failed (cannot fork)",
+            limits.pids
+        ),
+        _ => format!("memory limit reached ({} bytes){at}", limits.memory_bytes),
     }
 }
 
-/// How the run ended, and the one line that says why.
-fn verdict(f: &Followed, limits: &Limits, limit_hit: Option<&str>) -> (RunStatus, Option<String>) {
-    let hit = limit_hit.map(|which| match which {
-        "pids" => format!("process limit reached ({} pids): cannot fork", limits.pids),
-        _ => format!("memory limit reached ({} bytes)", limits.memory_bytes),
-    });
-    if f.backstop || f.jail == Some(sys::Exit::Code(jail_exit::DEADLINE)) {
-        let mut msg = format!(
-            "wall time limit reached ({} ms): the sandbox was killed",
-            limits.wall_ms
-        );
-        if let Some(h) = &hit {
-            msg.push_str(&format!("; also: {h}"));
-        }
-        return (RunStatus::LimitExceeded, Some(msg));
-    }
-    if f.done {
-        return (RunStatus::Completed, None);
-    }
-    if let Some(msg) = hit {
-        return (RunStatus::LimitExceeded, Some(msg));
-    }
-    let why = f.fatal.clone().unwrap_or_else(|| match f.jail {
+fn step_op(spec: &Spec, index: usize) -> &str {
+    spec.steps.get(index).map_or("?", |s| s.op_name())
+}
+
+fn ended_early(f: &Followed, jail: Option<sys::Exit>) -> String {
+    f.fatal.clone().unwrap_or_else(|| match jail {
         Some(sys::Exit::Signal(s)) => {
             format!("the sandbox was killed by {}", sys::Exit::signal_name(s))
         }
         Some(sys::Exit::Code(c)) => format!("the sandbox ended early (status {c})"),
         None => "the sandbox vanished".into(),
-    });
-    (RunStatus::Failed, Some(why))
+    })
 }

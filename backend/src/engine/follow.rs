@@ -1,0 +1,310 @@
+//! Following a sandbox: its messages are read with a bound per message and per run, checked
+//! against the spec (in order, the right op and actor, nothing twice), relayed as events, and
+//! the limits its cgroups report are noted per step. The sandbox is untrusted: anything off is
+//! a failed run with a clear message, and never grows the worker.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use rootlab_shared::events::RunEvent;
+use rootlab_shared::result::{Snapshot, StepError, StepOutcome, StepResult};
+use rootlab_shared::spec::Step;
+use rootlab_shared::{Limits, Spec};
+
+use crate::sandbox::cgroup::Cgroups;
+use crate::sandbox::command::command_of;
+use crate::sandbox::wire::{LabMessage, MAX_MESSAGE, MAX_RUN};
+use crate::sandbox::{self, channel, sys};
+
+/// Extra time the engine grants the jail's own deadline before killing the jail itself.
+const BACKSTOP_MS: u64 = 2000;
+/// The longest `Fatal` message passed on.
+const MAX_FATAL: usize = 2000;
+
+/// How following a sandbox ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The lab reported every step.
+    Done,
+    /// Its message pipe closed before that (it died, or set-up failed).
+    Closed,
+    /// The engine's backstop deadline passed.
+    Backstop,
+    /// It sent something it must not; the message says what.
+    Violation(String),
+    /// Whoever the engine reports to hung up (the worker's coordinator is gone).
+    Abandoned,
+}
+
+/// What the engine saw of one sandbox.
+pub struct Followed {
+    pub steps: Vec<StepResult>,
+    pub snapshots: Vec<Snapshot>,
+    pub ending: Ending,
+    pub fatal: Option<String>,
+    /// The step running when the sandbox stopped, and since when.
+    pub current: Option<(usize, Instant)>,
+    /// Limits a cgroup reported hit, with the step during which it first was.
+    pub hits: Vec<(&'static str, Option<usize>)>,
+}
+
+/// A launched sandbox being followed: its jail and the lab's message pipe, with the deadline.
+pub struct Running {
+    jail: sys::Pid,
+    fd: RawFd,
+    reader: BufReader<File>,
+    deadline: Instant,
+    /// A descriptor whose hang-up means nobody waits for this run any more.
+    hangup: Option<RawFd>,
+    received: usize,
+}
+
+enum Next {
+    Message(LabMessage),
+    Closed,
+    Backstop,
+    Abandoned,
+    Bad(String),
+}
+
+impl Running {
+    pub fn new(l: sandbox::Launched, limits: &Limits, hangup: Option<RawFd>) -> Self {
+        Running {
+            jail: l.jail,
+            fd: sys::raw(&l.messages),
+            reader: BufReader::new(l.messages),
+            deadline: Instant::now() + Duration::from_millis(limits.wall_ms + BACKSTOP_MS),
+            hangup,
+            received: 0,
+        }
+    }
+
+    fn next(&mut self) -> Next {
+        if self.reader.buffer().is_empty() {
+            if let Some(stop) = self.wait() {
+                return stop;
+            }
+        }
+        match channel::recv::<LabMessage>(&mut self.reader, MAX_MESSAGE) {
+            Ok(None) => Next::Closed,
+            Ok(Some((msg, size))) => {
+                self.received += size;
+                if self.received > MAX_RUN {
+                    Next::Bad(format!("it sent more than {MAX_RUN} bytes"))
+                } else {
+                    Next::Message(msg)
+                }
+            }
+            Err(e) => Next::Bad(format!("an unreadable message ({e})")),
+        }
+    }
+
+    /// Wait until the lab's pipe is readable; `Some` when something else happened first.
+    fn wait(&mut self) -> Option<Next> {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            let mut fds = vec![self.fd];
+            fds.extend(self.hangup);
+            let ready = sys::poll_events(&fds, Some(left.as_millis() as u64)).ok()?;
+            if ready.get(1).is_some_and(|r| r.hung_up) {
+                return Some(Next::Abandoned);
+            }
+            if ready.get(1).is_some_and(|r| r.readable) {
+                // Input nobody should send now: stop watching it rather than spin on it.
+                self.hangup = None;
+            }
+            if ready[0].readable || ready[0].hung_up {
+                return None;
+            }
+            if Instant::now() >= self.deadline {
+                return Some(Next::Backstop);
+            }
+        }
+    }
+
+    /// Kill the sandbox (its jail; the rest dies with it).
+    fn kill(&self) {
+        let _ = sys::kill(self.jail);
+    }
+
+    /// Wait until every sandbox process is gone (the pipe closes), then reap the jail.
+    pub fn reap(mut self) -> Option<sys::Exit> {
+        while let Next::Message(_) = self.next() {}
+        sys::wait(self.jail).ok()
+    }
+}
+
+/// Relay the lab's messages until it reports `Done` (its tear-down is left to
+/// [`Running::reap`], after the result is out), the pipe closes, or something goes wrong.
+pub fn follow(
+    mut sandbox: Running,
+    spec: &Spec,
+    cgroups: Option<&Cgroups>,
+    on_event: &mut dyn FnMut(RunEvent),
+) -> (Followed, Option<sys::Exit>, Option<Running>) {
+    let mut t = Tracker {
+        spec,
+        cgroups,
+        f: Followed {
+            steps: vec![],
+            snapshots: vec![],
+            ending: Ending::Closed,
+            fatal: None,
+            current: None,
+            hits: vec![],
+        },
+        ready: false,
+    };
+    let ending = loop {
+        match sandbox.next() {
+            Next::Message(msg) => match t.accept(msg, on_event) {
+                Ok(true) => {
+                    t.f.ending = Ending::Done;
+                    return (t.f, None, Some(sandbox));
+                }
+                Ok(false) => {}
+                Err(why) => break Ending::Violation(why),
+            },
+            Next::Closed => break Ending::Closed,
+            Next::Backstop => break Ending::Backstop,
+            Next::Abandoned => break Ending::Abandoned,
+            Next::Bad(why) => break Ending::Violation(why),
+        }
+    };
+    if ending != Ending::Closed {
+        sandbox.kill();
+    }
+    t.f.ending = ending;
+    t.note_limits(t.f.current.map(|(i, _)| i));
+    let jail = sandbox.reap();
+    (t.f, jail, None)
+}
+
+/// Checks each message against the spec and what came before.
+struct Tracker<'a> {
+    spec: &'a Spec,
+    cgroups: Option<&'a Cgroups>,
+    f: Followed,
+    ready: bool,
+}
+
+impl Tracker<'_> {
+    /// Take one message; `Ok(true)` once the run is complete.
+    fn accept(
+        &mut self,
+        msg: LabMessage,
+        on_event: &mut dyn FnMut(RunEvent),
+    ) -> Result<bool, String> {
+        let steps = &self.spec.steps;
+        if !self.ready && !matches!(msg, LabMessage::Ready | LabMessage::Fatal { .. }) {
+            return Err("a message before `ready`".into());
+        }
+        match msg {
+            LabMessage::Ready if self.ready => return Err("`ready` twice".into()),
+            LabMessage::Ready => {
+                self.ready = true;
+                on_event(RunEvent::Started { steps: steps.len() });
+            }
+            LabMessage::StepStarted { index, op, actor } => {
+                self.expect_step(index, &op, &actor, self.f.current.is_none())?;
+                self.f.current = Some((index, Instant::now()));
+                on_event(RunEvent::StepStarted { index, op, actor });
+            }
+            LabMessage::Snapshot { snapshot } => {
+                let at = self.f.current.map(|(i, _)| i);
+                let is_snapshot = at.is_some_and(|i| matches!(steps[i], Step::Snapshot { .. }));
+                let taken = self.f.snapshots.len()
+                    > self.f.steps.iter().filter(|s| s.op == "snapshot").count();
+                if !is_snapshot || taken || Some(snapshot.step) != at {
+                    return Err("a snapshot no snapshot step asked for".into());
+                }
+                self.f.snapshots.push(*snapshot);
+            }
+            LabMessage::StepFinished { result } => {
+                let started = self.f.current.map(|(i, _)| i);
+                if started != Some(result.index) {
+                    return Err(format!("step {} finished without starting", result.index));
+                }
+                self.expect_step(result.index, &result.op, &result.actor, true)?;
+                self.f.current = None;
+                self.f.steps.push((*result).clone());
+                on_event(RunEvent::StepFinished { result });
+                self.note_limits(Some(self.f.steps.len() - 1));
+            }
+            LabMessage::Fatal { message } => {
+                let mut message = message;
+                if message.len() > MAX_FATAL {
+                    let cut = (0..=MAX_FATAL).rev().find(|i| message.is_char_boundary(*i));
+                    message.truncate(cut.unwrap_or(0));
+                }
+                self.f.fatal = Some(message);
+            }
+            LabMessage::Done => {
+                if self.f.steps.len() != steps.len() || self.f.current.is_some() {
+                    return Err("`done` before every step ran".into());
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Step `index` must be the next one, with the spec's op and actor.
+    fn expect_step(&self, index: usize, op: &str, actor: &str, fresh: bool) -> Result<(), String> {
+        let next = self.f.steps.len();
+        let Some(step) = self
+            .spec
+            .steps
+            .get(index)
+            .filter(|_| index == next && fresh)
+        else {
+            return Err(format!("step {index} out of order (expected step {next})"));
+        };
+        let want_actor = step.actor().unwrap_or("engine");
+        if step.op_name() != op || want_actor != actor {
+            return Err(format!("step {index} is not `{op}` by {actor}"));
+        }
+        Ok(())
+    }
+
+    /// Record limits that were hit for the first time, during `step`.
+    fn note_limits(&mut self, step: Option<usize>) {
+        let Some(cgroups) = self.cgroups else { return };
+        for which in cgroups.limits_hit() {
+            if !self.f.hits.iter().any(|(w, _)| *w == which) {
+                self.f.hits.push((which, step));
+            }
+        }
+    }
+}
+
+/// The step that was running when the sandbox stopped, as a result that says why it has no
+/// outcome of its own.
+pub fn interrupted_step(
+    spec: &Spec,
+    limits: &Limits,
+    f: &Followed,
+    why: &str,
+) -> Option<StepResult> {
+    let (index, since) = f.current?;
+    let step = spec.steps.get(index)?;
+    Some(StepResult {
+        index,
+        op: step.op_name().to_string(),
+        actor: step.actor().unwrap_or("engine").to_string(),
+        command: command_of(step, limits),
+        syscalls: vec![],
+        outcome: StepOutcome::Error(StepError {
+            errno: None,
+            code: None,
+            message: format!("stopped during this step: {why}"),
+            explanation: "the sandbox ended while this step ran; its own result was lost".into(),
+        }),
+        output: None,
+        details: None,
+        snapshot: None,
+        duration_us: since.elapsed().as_micros() as u64,
+    })
+}
