@@ -13,12 +13,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use rootlab_shared::events::RunEvent;
 use rootlab_shared::result::RunStatus;
 use rootlab_shared::{Limits, Spec};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio_util::codec::{FramedRead, LinesCodec};
 use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{WorkerMessage, WorkerRequest};
@@ -29,6 +31,20 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const RESPAWN_BACKOFF: Duration = Duration::from_millis(500);
 /// Events buffered per run before the worker side waits for the client to read.
 const EVENT_BUFFER: usize = 64;
+/// The longest line a worker may send (a `finished` event carries the whole result, which the
+/// worker bounds to about 64 MiB).
+const MAX_WORKER_LINE: usize = 96 << 20;
+/// The variables a worker starts with; nothing else of the server's environment (which may hold
+/// a deployment's secrets) reaches it, let alone a sandbox.
+const WORKER_ENV: [&str; 7] = [
+    "PATH",
+    "RUST_LOG",
+    "ROOTLAB_STATE_DIR",
+    "ROOTLAB_SANDBOX_UID",
+    "ROOTLAB_SANDBOX_GID",
+    "ROOTLAB_NO_CGROUPS",
+    "ROOTLAB_EXTRA_TOOLS",
+];
 
 /// What the pool is made of.
 #[derive(Clone, Debug)]
@@ -292,6 +308,8 @@ impl Coordinator {
     /// every worker.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.closing.store(true, Ordering::SeqCst);
+        // Every queued request is answered `shutting_down` now; running ones get the grace.
+        self.inner.slots.close();
         let deadline = Instant::now() + grace;
         while self.in_progress() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -434,6 +452,9 @@ impl Job {
         let Some(worker) = self.coordinator.take_idle() else {
             // Cannot happen while permits track idle workers; refuse rather than hang.
             drop(permit);
+            if self.coordinator.is_closing() {
+                return Err(RunError::ShuttingDown);
+            }
             return Err(RunError::NoWorker(
                 "no idle worker behind a free slot".into(),
             ));
@@ -565,22 +586,36 @@ impl Drop for Lease {
 struct Worker {
     child: Child,
     stdin: ChildStdin,
-    stdout: Lines<BufReader<ChildStdout>>,
+    stdout: FramedRead<ChildStdout, LinesCodec>,
     pid: u32,
 }
 
 impl Worker {
     /// Start the process and wait for its `ready` message.
     async fn spawn(path: &PathBuf) -> Result<(Worker, Vec<String>), String> {
-        let mut child = Command::new(path)
+        let mut cmd = Command::new(path);
+        // The state dir as resolved here (its rootless default depends on HOME, not passed on).
+        let state_dir = crate::config::EngineConfig::from_env().state_dir;
+        cmd.env_clear()
+            .envs(
+                WORKER_ENV
+                    .iter()
+                    .filter_map(|k| Some((k, std::env::var_os(k)?))),
+            )
+            .env("ROOTLAB_STATE_DIR", state_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
+            // Its own process group: a Ctrl-C at the server's terminal reaches the server, which
+            // stops its workers in order. The worker exits when its stdin closes.
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
         let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let codec = LinesCodec::new_with_max_length(MAX_WORKER_LINE);
+        let stdout = FramedRead::new(child.stdout.take().expect("piped stdout"), codec);
         let pid = child.id().unwrap_or(0);
         let mut worker = Worker {
             child,
@@ -610,10 +645,10 @@ impl Worker {
 
     async fn next_message(&mut self) -> Result<WorkerMessage, String> {
         loop {
-            let line = self.stdout.next_line().await.map_err(|e| e.to_string())?;
-            let Some(line) = line else {
+            let Some(line) = self.stdout.next().await else {
                 return Err("the worker closed its output (it exited)".into());
             };
+            let line = line.map_err(|e| e.to_string())?;
             if line.trim().is_empty() {
                 continue;
             }
