@@ -9,6 +9,9 @@
 //! Runs are interleaved (one of each per round) so that background load hits every row alike.
 //!
 //! `cargo bench -p rootlab --bench engine` (release profile). `ROOTLAB_BENCH_N` sets N (default 300).
+//! `ROOTLAB_BENCH_BASELINE_WORKER=<path>` adds the two rootlab rows again, run by that worker
+//! binary (e.g. a build of an earlier commit), interleaved in the same rounds: a change's cost
+//! measured against the code before it on the same machine at the same time.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -39,6 +42,8 @@ struct Row {
 
 enum Subject {
     Rootlab(Spec),
+    /// The same, by the baseline worker.
+    Baseline(Spec),
     Bwrap(&'static [&'static str]),
 }
 
@@ -60,7 +65,7 @@ fn main() {
     without_programs
         .steps
         .retain(|s| !matches!(s, Step::Run { .. }));
-    let subjects = [
+    let mut subjects = vec![
         (
             "bwrap: sh -c 'ls -A /tmp; mount -l | grep tmpfs'",
             Subject::Bwrap(BWRAP_WORK),
@@ -87,7 +92,21 @@ fn main() {
             3,
         ),
     ];
-    let mut worker = Worker::start();
+    let baseline_worker = std::env::var_os("ROOTLAB_BENCH_BASELINE_WORKER");
+    if baseline_worker.is_some() {
+        subjects.push((
+            "baseline worker: seed-tmpfs",
+            Subject::Baseline(preset("seed-tmpfs")),
+            0,
+        ));
+        subjects.push((
+            "baseline worker: seed-tmpfs minus its programs",
+            Subject::Baseline(subjects[4].1.spec().clone()),
+            3,
+        ));
+    }
+    let mut worker = Worker::start(Path::new(env!("CARGO_BIN_EXE_rootlab-worker")));
+    let mut baseline = baseline_worker.map(|p| Worker::start(Path::new(&p)));
     let mut rows: Vec<Row> = subjects
         .iter()
         .map(|(name, _, baseline)| Row {
@@ -101,6 +120,7 @@ fn main() {
         for (row, (_, subject, _)) in rows.iter_mut().zip(&subjects) {
             let (wall, engine) = match subject {
                 Subject::Rootlab(spec) => worker.run(spec),
+                Subject::Baseline(spec) => baseline.as_mut().expect("baseline worker").run(spec),
                 Subject::Bwrap(work) => (bwrap_once(&image.dir, work), Duration::ZERO),
             };
             if round >= WARMUP {
@@ -110,7 +130,19 @@ fn main() {
         }
     }
     worker.stop();
+    if let Some(b) = baseline {
+        b.stop();
+    }
     print_table(&rows);
+}
+
+impl Subject {
+    fn spec(&self) -> &Spec {
+        match self {
+            Subject::Rootlab(spec) | Subject::Baseline(spec) => spec,
+            Subject::Bwrap(_) => panic!("not a rootlab row"),
+        }
+    }
 }
 
 fn print_table(rows: &[Row]) {
@@ -127,7 +159,7 @@ fn print_table(rows: &[Row]) {
     for row in rows {
         let p50 = percentile(&row.samples, 50.0);
         let base = percentile(&rows[row.baseline].samples, 50.0);
-        let engine = if row.name.starts_with("rootlab") {
+        let engine = if !row.name.starts_with("bwrap") {
             format!("{:.2}", ms(percentile(&row.engine, 50.0)))
         } else {
             "-".into()
@@ -165,8 +197,8 @@ struct Worker {
 }
 
 impl Worker {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rootlab-worker"))
+    fn start(binary: &Path) -> Self {
+        let mut child = Command::new(binary)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

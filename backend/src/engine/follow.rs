@@ -308,3 +308,132 @@ pub fn interrupted_step(
         duration_us: since.elapsed().as_micros() as u64,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rootlab_shared::result::{StepOutcome, StepResult};
+
+    fn spec() -> Spec {
+        serde_json::from_value(serde_json::json!({ "steps": [
+            { "op": "mkdir", "path": "/a" },
+            { "op": "snapshot", "label": "s", "paths": ["/"] } ] }))
+        .unwrap()
+    }
+
+    fn started(index: usize, op: &str, actor: &str) -> LabMessage {
+        LabMessage::StepStarted {
+            index,
+            op: op.into(),
+            actor: actor.into(),
+        }
+    }
+
+    fn finished(index: usize, op: &str, actor: &str) -> LabMessage {
+        LabMessage::StepFinished {
+            result: Box::new(StepResult {
+                index,
+                op: op.into(),
+                actor: actor.into(),
+                command: String::new(),
+                syscalls: vec![],
+                outcome: StepOutcome::Ok,
+                output: None,
+                details: None,
+                snapshot: None,
+                duration_us: 0,
+            }),
+        }
+    }
+
+    fn snapshot(step: usize) -> LabMessage {
+        LabMessage::Snapshot {
+            snapshot: Box::new(Snapshot {
+                label: "s".into(),
+                step,
+                views: vec![],
+                layers: vec![],
+            }),
+        }
+    }
+
+    /// Feed messages in order; the index of the first refused one and why.
+    fn feed(msgs: Vec<LabMessage>) -> Result<bool, (usize, String)> {
+        let spec = spec();
+        let mut t = Tracker {
+            spec: &spec,
+            cgroups: None,
+            f: Followed {
+                steps: vec![],
+                snapshots: vec![],
+                ending: Ending::Closed,
+                fatal: None,
+                current: None,
+                hits: vec![],
+            },
+            ready: false,
+        };
+        let mut done = false;
+        for (i, m) in msgs.into_iter().enumerate() {
+            done = t.accept(m, &mut |_| {}).map_err(|e| (i, e))?;
+        }
+        Ok(done)
+    }
+
+    fn honest() -> Vec<LabMessage> {
+        vec![
+            LabMessage::Ready,
+            started(0, "mkdir", "host"),
+            finished(0, "mkdir", "host"),
+            started(1, "snapshot", "engine"),
+            snapshot(1),
+            finished(1, "snapshot", "engine"),
+            LabMessage::Done,
+        ]
+    }
+
+    #[test]
+    fn an_honest_sandbox_completes() {
+        assert_eq!(feed(honest()), Ok(true));
+    }
+
+    #[test]
+    fn every_kind_of_lie_is_refused() {
+        let lies: Vec<(Vec<LabMessage>, &str)> = vec![
+            (vec![started(0, "mkdir", "host")], "before `ready`"),
+            (vec![LabMessage::Ready, LabMessage::Ready], "twice"),
+            (
+                vec![LabMessage::Ready, started(1, "snapshot", "engine")],
+                "out of order",
+            ),
+            (vec![LabMessage::Ready, started(0, "run", "host")], "is not"),
+            (vec![LabMessage::Ready, started(0, "mkdir", "c1")], "is not"),
+            (
+                vec![LabMessage::Ready, started(0, "mkdir", "host"), snapshot(0)],
+                "no snapshot step",
+            ),
+            (
+                vec![LabMessage::Ready, finished(0, "mkdir", "host")],
+                "without starting",
+            ),
+            (
+                vec![
+                    LabMessage::Ready,
+                    started(0, "mkdir", "host"),
+                    finished(0, "mkdir", "host"),
+                    LabMessage::Done,
+                ],
+                "before every step",
+            ),
+        ];
+        for (msgs, why) in lies {
+            let n = msgs.len();
+            let refused = feed(msgs).expect_err(why);
+            assert_eq!(refused.0, n - 1, "{why}: refused the wrong message");
+            assert!(refused.1.contains(why), "{why}: {}", refused.1);
+        }
+        let mut twice = honest();
+        twice.insert(5, snapshot(1));
+        assert!(feed(twice).unwrap_err().1.contains("no snapshot step"));
+    }
+}
