@@ -1,7 +1,7 @@
 //! The worker loop of [`crate::protocol`]: prepare the images, announce `ready`, then run each
 //! request read from stdin and write its events to stdout, one flushed JSON line each.
 //! Single-threaded by design: the engine forks namespaces from this process. It exits when its
-//! stdin closes, even mid-run: a worker never outlives its server.
+//! stdin closes (idle) or nobody reads its stdout (even mid-run): it never outlives its server.
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
@@ -74,10 +74,10 @@ fn serve(line: &str, cfg: &EngineConfig, out: &mut impl Write) -> io::Result<()>
             write_err = send(out, &msg).err();
         }
     };
-    // The coordinator never writes while a run is in progress: a hang-up of stdin means the
-    // server is gone, and so must be this run and this worker.
-    let stdin = Some(0);
-    let result = engine::run_watched(&req.spec, &req.limits, cfg, stdin, &mut on_event);
+    // Once nobody reads this worker's stdout (its server is gone), the run and the worker end:
+    // the write end of a pipe reports an error as soon as its last reader closes.
+    let stdout = Some(1);
+    let result = engine::run_watched(&req.spec, &req.limits, cfg, stdout, &mut on_event);
     if let Some(e) = write_err {
         return Err(e);
     }

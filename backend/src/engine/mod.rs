@@ -116,7 +116,8 @@ pub fn run(
     run_watched(spec, limits, cfg, None, on_event)
 }
 
-/// [`run`], stopping the sandbox at once if `hangup` (the worker's stdin) hangs up.
+/// [`run`], stopping the sandbox at once if `hangup` reports a hang-up or an error (the
+/// worker's stdout, once its reader is gone).
 pub fn run_watched(
     spec: &Spec,
     limits: &Limits,

@@ -88,13 +88,14 @@ fn build_host(plan: &Plan) -> Result<World, String> {
     // Both proc mounts need the machine's /proc still visible here (a user namespace may only
     // mount proc where a full one is), so they come before the pivot.
     let engine_proc = engine_proc(&m.join("engine-proc"))?;
-    let host_reaper = Reaper::lab_host(&engine_proc, &root.join("proc"))
-        .map_err(|e| format!("starting the lab host's pid namespace and /proc: {e}"))?;
+    let why = |e| format!("starting the lab host's pid namespace and /proc: {e}");
+    let host_reaper = Reaper::lab_host(&engine_proc, &root.join("proc")).map_err(why)?;
     build_dev(&root.join("dev")).map_err(|e| format!("building /dev: {e}"))?;
     step(
         "mounting /layers",
         mount_tmpfs("layers", &root.join("layers"), &sized),
     )?;
+    let host_reaper = host_reaper.wait().map_err(why)?;
     step("pivot_root into the lab root", enter_root(&root))?;
     let _ = sys::sethostname("lab-host");
     step(

@@ -8,6 +8,7 @@
 //! shields from every signal sent from inside its namespace (SIGNAL_UNKILLABLE) and which,
 //! being non-dumpable, no program may ptrace or read.
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -27,7 +28,8 @@ impl Reaper {
     /// mounted on `proc_dir` by its pid 1 (a proc mount shows the mounter's pid namespace).
     /// Call before the host's own `/proc` is unmounted: mounting proc in a user namespace
     /// needs a fully visible proc mount in the mount namespace.
-    pub fn lab_host(engine_proc: &OwnedFd, proc_dir: &Path) -> SysResult<Reaper> {
+    /// Its set-up overlaps the caller's: [`Starting::wait`] for it before `/proc` goes.
+    pub fn lab_host(engine_proc: &OwnedFd, proc_dir: &Path) -> SysResult<Starting> {
         let home = sys::pidfd_self()?;
         sys::unshare(CloneFlags::CLONE_NEWPID)?;
         let forked = fork_reaper(engine_proc, || mount_proc(proc_dir));
@@ -42,6 +44,7 @@ impl Reaper {
         let helper = Birthplace::of(self)?.fork(|| {
             let made = sys::unshare(CloneFlags::CLONE_NEWPID)
                 .and_then(|_| fork_reaper(engine_proc, || Ok(())))
+                .and_then(Starting::wait)
                 .and_then(|reaper| {
                     sys::send_fd(&theirs, sys::raw(&reaper.ns))?;
                     sys::send_fd(&theirs, sys::raw(&reaper.pidfd))
@@ -69,15 +72,41 @@ impl Reaper {
     }
 }
 
+/// A reaper forked but perhaps not yet set up.
+pub struct Starting {
+    pid: sys::Pid,
+    ready: File,
+    reaper: Reaper,
+}
+
+impl Starting {
+    /// Wait until its set-up is done; its errno if that failed.
+    pub fn wait(self) -> SysResult<Reaper> {
+        let mut buf = [0u8; 4];
+        let mut ready = self.ready;
+        let errno = match ready.read_exact(&mut buf) {
+            Ok(()) => i32::from_le_bytes(buf),
+            Err(_) => Errno::ECHILD as i32,
+        };
+        if errno != 0 {
+            let _ = sys::wait(self.pid);
+            return Err(Errno::from_raw(errno));
+        }
+        Ok(self.reaper)
+    }
+}
+
 /// Fork pid 1 of a pid namespace just unshared; it runs `setup`, reports, then reaps forever.
 /// The namespace can be opened only once it has its pid 1.
-fn fork_reaper(engine_proc: &OwnedFd, setup: impl FnOnce() -> SysResult<()>) -> SysResult<Reaper> {
-    let (mut ready_r, ready_w) = sys::pipe()?;
+fn fork_reaper(
+    engine_proc: &OwnedFd,
+    setup: impl FnOnce() -> SysResult<()>,
+) -> SysResult<Starting> {
+    let (ready, ready_w) = sys::pipe()?;
     let pid = match sys::fork()? {
         Forked::Child => {
-            drop(ready_r);
+            drop(ready);
             sys::child(|| {
-                let _ = sys::set_process_title(engine_proc, "rootlab-init");
                 let errno = setup().err().map_or(0, |e| e as i32);
                 let mut w = ready_w;
                 let _ = w.write_all(&errno.to_le_bytes());
@@ -85,25 +114,19 @@ fn fork_reaper(engine_proc: &OwnedFd, setup: impl FnOnce() -> SysResult<()>) -> 
                 if errno != 0 {
                     return 1;
                 }
+                // Off the critical path: `ps` in the lab shows no host path or argument.
+                let _ = sys::set_process_title(engine_proc, "rootlab-init");
                 reap_forever()
             })
         }
         Forked::Parent(pid) => pid,
     };
     drop(ready_w);
-    let mut buf = [0u8; 4];
-    let errno = match ready_r.read_exact(&mut buf) {
-        Ok(()) => i32::from_le_bytes(buf),
-        Err(_) => Errno::ECHILD as i32,
-    };
-    if errno != 0 {
-        let _ = sys::wait(pid);
-        return Err(Errno::from_raw(errno));
-    }
-    Ok(Reaper {
+    let reaper = Reaper {
         ns: sys::open_ns_below(engine_proc, "self/ns/pid_for_children")?,
         pidfd: sys::pidfd_open(pid)?,
-    })
+    };
+    Ok(Starting { pid, ready, reaper })
 }
 
 fn mount_proc(dir: &Path) -> SysResult<()> {
