@@ -91,11 +91,11 @@ fn build_host(plan: &Plan) -> Result<World, String> {
     let why = |e| format!("starting the lab host's pid namespace and /proc: {e}");
     let host_reaper = Reaper::lab_host(&engine_proc, &root.join("proc")).map_err(why)?;
     build_dev(&root.join("dev")).map_err(|e| format!("building /dev: {e}"))?;
+    let host_reaper = host_reaper.wait().map_err(why)?;
     step(
         "mounting /layers",
         mount_tmpfs("layers", &root.join("layers"), &sized),
     )?;
-    let host_reaper = host_reaper.wait().map_err(why)?;
     step("pivot_root into the lab root", enter_root(&root))?;
     let _ = sys::sethostname("lab-host");
     step(
@@ -108,8 +108,8 @@ fn build_host(plan: &Plan) -> Result<World, String> {
             None,
         ),
     )?;
-    layers::create_host_files(&plan.spec.host.files).map_err(|e| format!("host files: {e}"))?;
-    layers::create_layers(&plan.spec.layers).map_err(|e| format!("layers: {e}"))?;
+    layers::create_host_files(&plan.spec.host.files)?;
+    layers::create_layers(&plan.spec.layers)?;
     Ok(World {
         engine_proc,
         host_reaper,

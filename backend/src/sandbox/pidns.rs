@@ -28,7 +28,8 @@ impl Reaper {
     /// mounted on `proc_dir` by its pid 1 (a proc mount shows the mounter's pid namespace).
     /// Call before the host's own `/proc` is unmounted: mounting proc in a user namespace
     /// needs a fully visible proc mount in the mount namespace.
-    /// Its set-up overlaps the caller's: [`Starting::wait`] for it before `/proc` goes.
+    /// It forks at once but mounts only when [`Starting::wait`] says so, which keeps the
+    /// mount table's order the same on every run.
     pub fn lab_host(engine_proc: &OwnedFd, proc_dir: &Path) -> SysResult<Starting> {
         let home = sys::pidfd_self()?;
         sys::unshare(CloneFlags::CLONE_NEWPID)?;
@@ -75,16 +76,19 @@ impl Reaper {
 /// A reaper forked but perhaps not yet set up.
 pub struct Starting {
     pid: sys::Pid,
+    go: File,
     ready: File,
     reaper: Reaper,
 }
 
 impl Starting {
-    /// Wait until its set-up is done; its errno if that failed.
+    /// Let it set up, and wait until that is done; its errno if that failed.
     pub fn wait(self) -> SysResult<Reaper> {
         let mut buf = [0u8; 4];
-        let mut ready = self.ready;
-        let errno = match ready.read_exact(&mut buf) {
+        let (mut go, mut ready) = (self.go, self.ready);
+        let sent = go.write_all(&[1]);
+        drop(go);
+        let errno = match sent.and_then(|_| ready.read_exact(&mut buf)) {
             Ok(()) => i32::from_le_bytes(buf),
             Err(_) => Errno::ECHILD as i32,
         };
@@ -96,18 +100,22 @@ impl Starting {
     }
 }
 
-/// Fork pid 1 of a pid namespace just unshared; it runs `setup`, reports, then reaps forever.
-/// The namespace can be opened only once it has its pid 1.
+/// Fork pid 1 of a pid namespace just unshared; once told to go it runs `setup`, reports, then
+/// reaps forever. The namespace can be opened only once it has its pid 1.
 fn fork_reaper(
     engine_proc: &OwnedFd,
     setup: impl FnOnce() -> SysResult<()>,
 ) -> SysResult<Starting> {
     let (ready, ready_w) = sys::pipe()?;
+    let (go_r, go) = sys::pipe()?;
     let pid = match sys::fork()? {
         Forked::Child => {
-            drop(ready);
+            drop((ready, go));
             sys::child(|| {
-                let errno = setup().err().map_or(0, |e| e as i32);
+                let mut told = [0u8; 1];
+                let told = (&go_r).read_exact(&mut told).map_err(|_| Errno::ECANCELED);
+                drop(go_r);
+                let errno = told.and_then(|_| setup()).err().map_or(0, |e| e as i32);
                 let mut w = ready_w;
                 let _ = w.write_all(&errno.to_le_bytes());
                 drop(w);
@@ -121,12 +129,17 @@ fn fork_reaper(
         }
         Forked::Parent(pid) => pid,
     };
-    drop(ready_w);
+    drop((ready_w, go_r));
     let reaper = Reaper {
         ns: sys::open_ns_below(engine_proc, "self/ns/pid_for_children")?,
         pidfd: sys::pidfd_open(pid)?,
     };
-    Ok(Starting { pid, ready, reaper })
+    Ok(Starting {
+        pid,
+        go,
+        ready,
+        reaper,
+    })
 }
 
 fn mount_proc(dir: &Path) -> SysResult<()> {

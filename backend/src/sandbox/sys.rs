@@ -257,31 +257,8 @@ pub fn execve(path: &Path, argv: &[String], env: &[String]) -> Errno {
     }
 }
 
-/// `mknod(path, S_IFCHR, 0:0)`: an overlayfs whiteout.
-pub fn make_whiteout(path: &Path) -> SysResult<()> {
-    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-    mknod(path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
-}
-
 fn c_path(path: &Path) -> SysResult<CString> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
-}
-
-/// Set an extended attribute on `path` itself (never a symlink's target).
-pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> SysResult<()> {
-    let p = c_path(path)?;
-    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: p and n are NUL-terminated and live across the call; value is a valid slice.
-    let rc = unsafe {
-        libc::lsetxattr(
-            p.as_ptr(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    Errno::result(rc).map(drop)
 }
 
 /// Read a small extended attribute of `path` itself; `None` when absent.
@@ -572,4 +549,106 @@ pub fn set_process_title(proc_dir: &OwnedFd, title: &str) -> SysResult<()> {
     unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), start as *mut u8, len) };
     let name = CString::new(&title.as_bytes()[..title.len().min(15)]).map_err(|_| Errno::EINVAL)?;
     nix::sys::prctl::set_name(&name)
+}
+
+// ---- creating entries through descriptors, never outside a base directory ----
+
+/// How a path below a base directory may resolve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolve {
+    /// Beneath the base, through no symlink, on the base's file system.
+    Beneath,
+    /// Symlinks resolved as if the base were `/` (a chroot for one lookup), on the base's
+    /// file system (not into `/proc` or `/dev`).
+    InRoot,
+}
+
+fn open_dir_at(base: &OwnedFd, rel: &str, how: Resolve) -> SysResult<OwnedFd> {
+    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+    let resolve = match how {
+        Resolve::Beneath => {
+            ResolveFlag::RESOLVE_BENEATH
+                | ResolveFlag::RESOLVE_NO_SYMLINKS
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_NO_XDEV
+        }
+        Resolve::InRoot => {
+            ResolveFlag::RESOLVE_IN_ROOT
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_NO_XDEV
+        }
+    };
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let rel = if rel.is_empty() { "." } else { rel };
+    openat2(base, rel, OpenHow::new().flags(flags).resolve(resolve))
+}
+
+/// `mkdir -p` of `rel` below `base` (mode 755 for what it creates); the last directory, open.
+pub fn mkdir_all_at(base: &OwnedFd, rel: &str, how: Resolve) -> SysResult<OwnedFd> {
+    use nix::sys::stat::{mkdirat, Mode};
+    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    let mut dir = open_dir_at(base, "", how)?;
+    for k in 0..parts.len() {
+        let prefix = parts[..=k].join("/");
+        dir = match open_dir_at(base, &prefix, how) {
+            Err(Errno::ENOENT) => {
+                match mkdirat(&dir, parts[k], Mode::from_bits_truncate(0o755)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e),
+                }
+                open_dir_at(base, &prefix, how)?
+            }
+            other => other?,
+        };
+    }
+    Ok(dir)
+}
+
+/// Create (or truncate) `name` in `dir` without following a symlink there, write `bytes`, set
+/// `mode` exactly.
+pub fn write_file_at(dir: &OwnedFd, name: &str, bytes: &[u8], mode: u32) -> SysResult<()> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::Mode;
+    use std::io::Write;
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW;
+    let fd = openat(
+        dir,
+        name,
+        flags | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )?;
+    chmod_fd(&fd, mode)?;
+    File::from(fd)
+        .write_all(bytes)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+pub fn chmod_fd(fd: &OwnedFd, mode: u32) -> SysResult<()> {
+    nix::sys::stat::fchmod(fd, nix::sys::stat::Mode::from_bits_truncate(mode))
+}
+
+pub fn symlink_at(target: &str, dir: &OwnedFd, name: &str) -> SysResult<()> {
+    nix::unistd::symlinkat(target, dir, name)
+}
+
+/// An overlayfs whiteout (char 0:0) named `name` in `dir`.
+pub fn whiteout_at(dir: &OwnedFd, name: &str) -> SysResult<()> {
+    use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
+    mknodat(dir, name, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
+}
+
+/// Set an extended attribute of the file behind `fd`.
+pub fn set_xattr_fd(fd: &OwnedFd, name: &str, value: &[u8]) -> SysResult<()> {
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: n is NUL-terminated and lives across the call; value is a valid slice.
+    let rc = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    Errno::result(rc).map(drop)
 }
