@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in busybox-static bubblewrap hyperfine chromium chromium-driver jq util-linux; do
+for pkg in busybox-static bubblewrap hyperfine chromium chromium-driver jq util-linux libseccomp-dev gcc libc6-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -19,6 +19,7 @@ use rootlab_shared::{Limits, Spec};
 use crate::config::EngineConfig;
 use crate::images::{self, ImageError};
 use crate::sandbox::cgroup::Cgroups;
+use crate::sandbox::seccomp::SyscallFilter;
 use crate::sandbox::{self, jail_exit, netns, sys, Plan};
 use follow::{follow, interrupted_step, Ending, Followed, Running};
 
@@ -36,6 +37,8 @@ pub enum EngineError {
     },
     #[error("starting the sandbox: {0}")]
     Fork(sys::Errno),
+    #[error("compiling the programs' system call filter: {0}")]
+    Filter(String),
     #[error("nobody waits for the run any more (the coordinator hung up); it was stopped")]
     Abandoned,
 }
@@ -51,6 +54,7 @@ fn describe(errors: &[FieldError]) -> String {
 /// Build (or verify) every base image this machine can provide, and the sandbox mount point.
 pub fn prepare(cfg: &EngineConfig) -> Result<Vec<ImageInfo>, EngineError> {
     ensure_mount_dir(cfg)?;
+    SyscallFilter::global().map_err(EngineError::Filter)?;
     netns::refill();
     let mut infos = Vec::new();
     for name in ImageName::ALL {

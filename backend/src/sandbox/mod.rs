@@ -29,6 +29,7 @@ pub mod outcome;
 pub mod pidns;
 pub mod rootfs;
 pub mod run;
+pub mod seccomp;
 pub mod snapshot;
 pub mod sys;
 pub mod walk;

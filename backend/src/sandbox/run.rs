@@ -10,6 +10,7 @@ use rootlab_shared::result::{CommandOutput, StepError};
 use super::context::OpContext;
 use super::explain::explain;
 use super::outcome::{sys_error, Calls, Extra, OpResult};
+use super::seccomp::SyscallFilter;
 use super::sys::{self, Errno, Exit};
 
 /// The whole environment of every program: nothing of the engine's or the server's.
@@ -23,7 +24,7 @@ pub const ENV: [&str; 3] = [
 pub fn run_step(argv: &[String], ctx: &OpContext, calls: &mut Calls) -> OpResult {
     let path = resolve(&argv[0]).ok_or_else(|| not_found(&argv[0]))?;
     calls.0.push(format!(
-        "execve(\"{}\", [{}], [PATH=..., HOME=/root])",
+        "execve(\"{}\", [{}], [PATH=..., HOME=/root, LC_ALL=C])",
         path.display(),
         argv.iter()
             .map(|a| format!("\"{a}\""))
@@ -143,9 +144,10 @@ pub fn capture(path: &Path, argv: &[String], ctx: &OpContext) -> Result<CommandO
     let env: Vec<String> = ENV.iter().map(|s| s.to_string()).collect();
     let stdio = [sys::raw(&stdin_r), sys::raw(&out_w), sys::raw(&err_w)];
     let status = sys::raw(&status_w);
+    let filter = SyscallFilter::global().map_err(|_| Errno::ENOSYS)?;
     let child = ctx
         .programs
-        .fork(|| become_program(stdio, status, path, argv, &env))?;
+        .fork(|| become_program(stdio, status, filter, path, argv, &env))?;
     drop((out_w, err_w, status_w, stdin_r));
     let exec_errno = read_exec_status(status_r);
     let collected = collect(child, out_r, err_r, ctx.limits.output_bytes as usize);
@@ -169,11 +171,13 @@ pub fn capture(path: &Path, argv: &[String], ctx: &OpContext) -> Result<CommandO
 }
 
 /// The forked child's last steps as engine code: its own session (so `kill(0)` reaches its
-/// own group only), stdin/stdout/stderr and nothing else open, no blocked signals, then exec.
+/// own group only), stdin/stdout/stderr and nothing else open, no blocked signals, the system
+/// call filter on, then exec.
 /// A failure is reported as an errno on the exec-status pipe (kept as fd 3, closed on exec).
 fn become_program(
     stdio: [std::os::fd::RawFd; 3],
     status: std::os::fd::RawFd,
+    filter: &SyscallFilter,
     path: &Path,
     argv: &[String],
     env: &[String],
@@ -188,6 +192,7 @@ fn become_program(
         .and_then(|_| sys::close_from(STATUS_FD + 1))
         .and_then(|_| sys::unblock_all_signals());
     sys::default_sigpipe();
+    let prepared = prepared.and_then(|_| filter.install());
     let errno = match prepared {
         Ok(()) => sys::execve(path, argv, env),
         Err(e) => e,
