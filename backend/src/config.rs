@@ -16,6 +16,8 @@ pub struct EngineConfig {
     pub use_cgroups: bool,
     /// Where the cgroup v1 controllers are mounted.
     pub cgroup_root: PathBuf,
+    /// More host programs for the `tools` image (absolute paths; their libraries come along).
+    pub extra_tools: Vec<PathBuf>,
 }
 
 /// Command-line overrides (`#[command(flatten)]` them into a clap parser); each falls back to
@@ -34,11 +36,15 @@ pub struct EngineArgs {
     /// Do not use cgroups even when running as root (rlimits only).
     #[arg(long, env = "ROOTLAB_NO_CGROUPS")]
     pub no_cgroups: bool,
+    /// More host programs to put in the `tools` image's /bin, as absolute paths separated
+    /// by `:` (each with the libraries `ldd` names).
+    #[arg(long, env = "ROOTLAB_EXTRA_TOOLS", value_delimiter = ':')]
+    pub extra_tools: Vec<PathBuf>,
 }
 
 impl EngineConfig {
     /// Defaults, overridden by `ROOTLAB_STATE_DIR`, `ROOTLAB_SANDBOX_UID`, `ROOTLAB_SANDBOX_GID`,
-    /// `ROOTLAB_NO_CGROUPS`.
+    /// `ROOTLAB_NO_CGROUPS`, `ROOTLAB_EXTRA_TOOLS`.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let args = EngineArgs {
@@ -46,6 +52,14 @@ impl EngineConfig {
             sandbox_uid: var("ROOTLAB_SANDBOX_UID").and_then(|v| v.parse().ok()),
             sandbox_gid: var("ROOTLAB_SANDBOX_GID").and_then(|v| v.parse().ok()),
             no_cgroups: var("ROOTLAB_NO_CGROUPS").is_some_and(|v| v != "0" && v != "false"),
+            extra_tools: var("ROOTLAB_EXTRA_TOOLS")
+                .map(|v| {
+                    v.split(':')
+                        .filter(|p| !p.is_empty())
+                        .map(PathBuf::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         Self::from_args(&args)
     }
@@ -70,6 +84,7 @@ impl EngineConfig {
             sandbox_gid: gid,
             use_cgroups: root && !args.no_cgroups,
             cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+            extra_tools: args.extra_tools.clone(),
         }
     }
 

@@ -43,6 +43,7 @@ pub const TOOLS: &[&str] = &[
     "hostname",
     "readlink",
     "sleep",
+    "setsid",
     "true",
     "false",
     "head",
@@ -129,13 +130,16 @@ struct Sources {
     applets: Vec<String>,
 }
 
-fn sources(name: ImageName) -> Result<Sources, ImageError> {
+fn sources(name: ImageName, extra: &[PathBuf]) -> Result<Sources, ImageError> {
     match name {
         ImageName::Tools => {
-            let programs: Vec<(String, PathBuf)> = TOOLS
+            let mut programs: Vec<(String, PathBuf)> = TOOLS
                 .iter()
                 .filter_map(|p| find_program(p).map(|path| (p.to_string(), path)))
                 .collect();
+            for path in extra {
+                programs.push(extra_tool(path)?);
+            }
             if !programs.iter().any(|(n, _)| n == "sh") {
                 return Err(ImageError::Missing("tools", "/bin/sh".into()));
             }
@@ -153,6 +157,21 @@ fn sources(name: ImageName) -> Result<Sources, ImageError> {
                 applets,
             })
         }
+    }
+}
+
+/// An operator's extra program: an absolute path to a file, installed under its own name.
+fn extra_tool(path: &Path) -> Result<(String, PathBuf), ImageError> {
+    let name = path.file_name().and_then(|n| n.to_str());
+    match name {
+        Some(n) if path.is_absolute() && path.is_file() => Ok((n.to_string(), path.to_path_buf())),
+        _ => Err(ImageError::Missing(
+            "tools",
+            format!(
+                "{} (ROOTLAB_EXTRA_TOOLS wants absolute paths of files)",
+                path.display()
+            ),
+        )),
     }
 }
 
@@ -196,7 +215,7 @@ fn fingerprint(name: ImageName, src: &Sources, cfg: &EngineConfig) -> String {
 }
 
 fn build_or_reuse(cfg: &EngineConfig, name: ImageName) -> Result<Image, ImageError> {
-    let src = sources(name)?;
+    let src = sources(name, &cfg.extra_tools)?;
     let images = cfg.images_dir();
     let dir = images.join(format!(
         "{}-{}",
