@@ -3,36 +3,10 @@
 
 mod engine_support;
 
-use std::os::unix::fs::chown;
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use engine_support::{lessons, Worker, WORKER};
+use engine_support::{lessons, rootless_worker};
 use rootlab_shared::result::RunStatus;
 use rootlab_shared::Limits;
 use serde_json::json;
-
-const NOBODY: u32 = 65534;
-
-fn rootless_worker() -> Worker {
-    let state = PathBuf::from("/tmp/rootlab-engine-tests-rootless");
-    std::fs::create_dir_all(&state).unwrap();
-    chown(&state, Some(NOBODY), Some(NOBODY)).unwrap();
-    // The checkout may sit below a directory uid 65534 cannot enter (e.g. /root): run a copy.
-    let worker = state.join("rootlab-worker");
-    static COPIES: AtomicUsize = AtomicUsize::new(0);
-    let n = COPIES.fetch_add(1, Ordering::Relaxed);
-    let staged = state.join(format!("rootlab-worker.{}.{n}", std::process::id()));
-    std::fs::copy(WORKER, &staged).unwrap();
-    std::fs::rename(&staged, &worker).unwrap();
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&worker)
-        .env("ROOTLAB_STATE_DIR", &state)
-        .env("HOME", &state);
-    Worker::spawn(cmd, state, NOBODY)
-}
 
 #[test]
 fn every_lesson_runs_rootless() {

@@ -70,14 +70,16 @@ class Server:
         return code
 
 
-def start(*flags: str, env: dict | None = None) -> Server:
-    """Start `rootlab serve` on a free port and wait until every worker is up."""
+def start(*flags: str, env: dict | None = None, pass_fds: tuple[int, ...] = ()) -> Server:
+    """Start `rootlab serve` on a free port and wait until every worker is up; `pass_fds` are
+    left open in it (without close-on-exec), as a supervisor may do."""
     proc = subprocess.Popen(
         [rootlab_binary(), "serve", "--addr", "127.0.0.1:0", *flags],
         stdout=subprocess.PIPE,
         stderr=None,
         text=True,
         env={**os.environ, **(env or {})},
+        pass_fds=pass_fds,
     )
     line = proc.stdout.readline()
     match = re.search(r"http://\S+", line)

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod lessons;
+pub mod probe;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -74,9 +75,23 @@ impl Worker {
         Worker::spawn(cmd, root_state_dir(), TEST_SANDBOX_UID)
     }
 
+    /// A root worker whose `tools` image also holds `extra` host programs, and whose own
+    /// environment carries `env` (which no sandbox may see).
+    pub fn start_with(extra: &[&Path], env: &[(&str, &str)]) -> Worker {
+        let mut cmd = Command::new(WORKER);
+        let extra: Vec<String> = extra.iter().map(|p| p.display().to_string()).collect();
+        cmd.env("ROOTLAB_STATE_DIR", root_state_dir())
+            .env("ROOTLAB_SANDBOX_UID", TEST_SANDBOX_UID.to_string())
+            .env("ROOTLAB_SANDBOX_GID", TEST_SANDBOX_UID.to_string())
+            .env("ROOTLAB_EXTRA_TOOLS", extra.join(":"))
+            .envs(env.iter().copied());
+        Worker::spawn(cmd, root_state_dir(), TEST_SANDBOX_UID)
+    }
+
     pub fn spawn(mut cmd: Command, state_dir: PathBuf, sandbox_uid: u32) -> Worker {
-        // Its own process group, inherited by every sandbox process: the process check looks at
-        // this group only, not at other programs that happen to run as the same uid.
+        // The process check looks at this process's descendants only, not at other programs
+        // that happen to run as the same uid.
+        become_subreaper();
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .process_group(0);
@@ -193,6 +208,30 @@ impl Drop for Worker {
     }
 }
 
+/// Host uid of the rootless tests' worker (and so of its sandboxes).
+pub const NOBODY: u32 = 65534;
+
+/// A worker running as uid 65534 (no cgroups, rlimits only), as an ordinary user would run it.
+pub fn rootless_worker() -> Worker {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let state = PathBuf::from("/tmp/rootlab-engine-tests-rootless");
+    std::fs::create_dir_all(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(NOBODY), Some(NOBODY)).unwrap();
+    // The checkout may sit below a directory uid 65534 cannot enter (e.g. /root): run a copy.
+    let worker = state.join("rootlab-worker");
+    static COPIES: AtomicUsize = AtomicUsize::new(0);
+    let n = COPIES.fetch_add(1, Ordering::Relaxed);
+    let staged = state.join(format!("rootlab-worker.{}.{n}", std::process::id()));
+    std::fs::copy(WORKER, &staged).unwrap();
+    std::fs::rename(&staged, &worker).unwrap();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&worker)
+        .env("ROOTLAB_STATE_DIR", &state)
+        .env("HOME", &state);
+    Worker::spawn(cmd, state, NOBODY)
+}
+
 /// What must not change on the machine running rootlab.
 #[derive(Debug, PartialEq, Clone)]
 pub struct HostState {
@@ -216,7 +255,7 @@ impl HostState {
         });
         HostState {
             mountinfo: std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
-            sandbox_processes: processes_of(sandbox_uid, worker_pid),
+            sandbox_processes: processes_of(sandbox_uid),
             state_entries: state_entries(state_dir),
             cgroups,
         }
@@ -252,31 +291,56 @@ impl HostState {
     }
 }
 
-/// Pids whose real uid is `uid` in process group `group`.
-fn processes_of(uid: u32, group: u32) -> BTreeSet<i32> {
-    let mut out = BTreeSet::new();
+/// Live pids whose real uid is `uid` and that descend from this test process (which is a child
+/// subreaper, so orphans of a worker's sandbox come back to it rather than to the machine's init:
+/// a program that left its session and process group is still found). Zombies this process
+/// would have to reap are dead, not left running, and are not counted.
+fn processes_of(uid: u32) -> BTreeSet<i32> {
+    let me = std::process::id() as i32;
+    let mut parents = std::collections::HashMap::new();
+    let mut candidates = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
         let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-        let real = status
-            .lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|u| u.parse::<u32>().ok());
-        if real == Some(uid) && process_group(&entry.path()) == Some(group) {
-            out.insert(pid);
+        let field = |key: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .map(str::to_string)
+        };
+        let ppid = field("PPid:")
+            .and_then(|p| p.parse::<i32>().ok())
+            .unwrap_or(0);
+        parents.insert(pid, ppid);
+        let zombie_of_mine = field("State:").as_deref() == Some("Z") && ppid == me;
+        if field("Uid:").and_then(|u| u.parse::<u32>().ok()) == Some(uid) && !zombie_of_mine {
+            candidates.push(pid);
         }
     }
-    out
+    let descends = |mut pid: i32| {
+        for _ in 0..64 {
+            match parents.get(&pid) {
+                Some(&p) if p == me => return true,
+                Some(&p) if p > 1 => pid = p,
+                _ => return false,
+            }
+        }
+        false
+    };
+    candidates.into_iter().filter(|p| descends(*p)).collect()
 }
 
-/// Field 5 of `/proc/<pid>/stat` (after the parenthesised command name).
-fn process_group(proc_dir: &Path) -> Option<u32> {
-    let stat = std::fs::read_to_string(proc_dir.join("stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    after_name.split_whitespace().nth(2)?.parse().ok()
+/// Make this test process the reaper of its descendants' orphans (once).
+fn become_subreaper() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        assert_eq!(rc, 0, "PR_SET_CHILD_SUBREAPER");
+    });
 }
 
 /// Every path in the state dir except the image cache.
