@@ -203,3 +203,110 @@ fn programs_that_leave_their_session_end_with_the_run() {
     );
     assert_eq!(stdout(&r.steps[0]), "spawned\n");
 }
+
+/// An attempt at the host from inside, and what the sandbox must answer.
+struct Attempt {
+    what: &'static str,
+    script: String,
+    /// Checks the step's (stdout, stderr).
+    held: fn(&str, &str) -> bool,
+}
+
+fn attempts(canary: &str, port: u16) -> Vec<Attempt> {
+    let denied = |_: &str, err: &str| {
+        [
+            "Permission denied",
+            "Operation not permitted",
+            "Read-only file system",
+        ]
+        .iter()
+        .any(|m| err.contains(m))
+    };
+    let nothing = |out: &str, _: &str| out.trim().is_empty();
+    vec![
+        Attempt {
+            what: "climbing out of a chroot with ..",
+            script: format!(
+                "mkdir -p /jail && chroot / sh -c 'cd ../../../..; find / -xdev -name {canary} 2>/dev/null; cat {canary} 2>/dev/null'"
+            ),
+            held: nothing,
+        },
+        Attempt {
+            what: "entering pid 1's namespaces",
+            script: format!("nsenter -t 1 -m -u -n -p -U sh -c 'cat {canary}' 2>&1 >/dev/null | head -c 200 >&2; cat {canary}"),
+            held: nothing,
+        },
+        Attempt {
+            what: "a nested user namespace mounting over the lab",
+            script: "mkdir -p /mnt; unshare -Urm sh -c 'mount -t tmpfs x /mnt && mount --make-shared / && echo mounted; umount -l /proc 2>/dev/null || echo proc-locked'".into(),
+            // Mounts a less privileged namespace inherits are locked to it (MNT_LOCKED).
+            held: |out, _| out == "mounted\nproc-locked\n",
+        },
+        Attempt {
+            what: "the host's /proc/sys (writing back its own value)",
+            script: "cat /proc/sys/kernel/core_pattern > /tmp/v; cat /tmp/v > /proc/sys/kernel/core_pattern".into(),
+            held: denied,
+        },
+        Attempt {
+            what: "sysrq (help only: harmless if it got through)",
+            script: "echo h > /proc/sysrq-trigger && echo written".into(),
+            held: nothing,
+        },
+        Attempt {
+            what: "a block device node",
+            script: "mknod /tmp/disk b 8 0 && head -c 16 /tmp/disk | wc -c".into(),
+            held: denied,
+        },
+        Attempt {
+            what: "the host's loopback (a port the test listens on)",
+            script: format!("bash -c 'echo hello > /dev/tcp/127.0.0.1/{port}' && echo connected"),
+            held: nothing,
+        },
+        Attempt {
+            what: "unmounting and remounting the lab's own mounts",
+            script: "umount -l /; mount --bind / /proc; mount -t proc proc /proc; mount --make-rshared /; true".into(),
+            held: |_, _| true,
+        },
+    ]
+}
+
+#[test]
+fn escape_attempts_leave_the_host_as_it_was() {
+    // A root-only canary on the host, and a listener on the host's loopback.
+    let dir = tempfile_dir();
+    let canary = dir.join("rootlab-canary-secret");
+    std::fs::write(&canary, SECRET.1).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut w = attacker_worker();
+    for a in attempts(canary.to_str().unwrap(), port) {
+        // run_clean checks the host's mount table, processes, cgroups and state dir.
+        let r = run(&mut w, script(&[&a.script]));
+        let (out, err, _) = output(&r.steps[0]);
+        assert!(
+            (a.held)(&out, &err),
+            "{}: stdout {out:?} stderr {err:?}",
+            a.what
+        );
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(
+            !text.contains(SECRET.1),
+            "{}: the canary's content came back",
+            a.what
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), SECRET.1);
+    assert!(
+        listener.accept().is_err(),
+        "a sandbox reached the host's loopback"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("canary-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
