@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod events;
+pub mod expect;
 pub mod limits;
 pub mod mountinfo;
 pub mod presets;

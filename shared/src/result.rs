@@ -25,6 +25,9 @@ pub struct RunResult {
     pub steps: Vec<StepResult>,
     /// In the order they were taken.
     pub snapshots: Vec<Snapshot>,
+    /// The spec's expectations, graded against this result (absent when it had none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<crate::expect::Graded>,
     /// Wall time of the experiment in microseconds, from the request to this result: validation,
     /// sandbox set-up and every step. The sandbox's tear-down follows the result.
     pub duration_us: u64,

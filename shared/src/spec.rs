@@ -70,6 +70,9 @@ pub struct Spec {
     pub layers: Vec<Layer>,
     /// What happens, in order.
     pub steps: Vec<Step>,
+    /// What the learner expects the run to show; each is graded in the result's `expectations`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<crate::expect::Expectation>,
 }
 
 /// The lab host: the disposable machine that plays "the host" in a lesson.

@@ -2,6 +2,7 @@
 //! and each problem is reported with the JSON path of the field that holds it.
 
 mod entries;
+mod expect;
 mod parse;
 mod rules;
 mod steps;
@@ -67,6 +68,7 @@ pub fn validate(spec: &Spec, limits: &Limits) -> Result<(), Vec<FieldError>> {
     for (i, step) in spec.steps.iter().enumerate() {
         timeline.step(&mut check, &format!("steps[{i}]"), step);
     }
+    expect::check(&mut check, spec);
     if check.errors.is_empty() {
         Ok(())
     } else {

@@ -213,6 +213,7 @@ fn array_for_object(doc: &serde_json::Value) -> Option<FieldError> {
     objects(host.and_then(|h| h.get("files")), "host.files")
         .or_else(|| objects(doc.get("steps"), "steps"))
         .or_else(|| objects(doc.get("layers"), "layers"))
+        .or_else(|| objects(doc.get("expect"), "expect"))
         .or_else(|| {
             let layers = doc.get("layers")?.as_array()?;
             layers

@@ -15,6 +15,7 @@ fn spec(steps: Vec<Step>) -> Spec {
         host: HostSpec::default(),
         layers: vec![],
         steps,
+        expect: vec![],
     }
 }
 
@@ -616,4 +617,39 @@ fn colliding_entries_name_the_later_one() {
             "layers[0].entries[3].path"
         ]
     );
+}
+
+#[test]
+fn expectations_name_what_exists() {
+    use crate::expect::Expectation;
+    let mut s = spec(vec![container("c1"), tmpfs("c1", "/tmp"), snapshot("s")]);
+    let json = serde_json::json!([
+        { "kind": "outcome", "step": 1, "errno": "EINVAL" },
+        { "kind": "outcome", "step": 3 },
+        { "kind": "stdout", "step": 1, "contains": "x" },
+        { "kind": "mount", "snapshot": "s", "view": "c1", "target": "/tmp", "propagation": "shared" },
+        { "kind": "mount", "snapshot": "t", "view": "c9", "target": "tmp", "propagation": "leaky" },
+        { "kind": "path", "snapshot": "s", "path": "/tmp/x", "content": "a\nb" },
+        { "kind": "outcome", "step": 0, "errno": "einval" }
+    ]);
+    s.expect = serde_json::from_value::<Vec<Expectation>>(json).unwrap();
+    assert_eq!(
+        fields(&s),
+        vec![
+            "expect[1].step",
+            "expect[2].step",
+            "expect[4].snapshot",
+            "expect[4].view",
+            "expect[4].target",
+            "expect[4].propagation",
+            "expect[6].errno",
+        ]
+    );
+}
+
+#[test]
+fn an_array_for_an_expectation_is_refused_by_name() {
+    let json = r#"{ "steps": [ { "op": "mkdir", "path": "/a" } ], "expect": [ [1] ] }"#;
+    let errors = parse_spec(json, &limits()).unwrap_err();
+    assert_eq!(errors[0].field, "expect[0]");
 }
