@@ -20,6 +20,8 @@ use crate::report::{self, Style};
 pub const EXIT_INVALID: i32 = 2;
 /// Exit status for a run that did not complete (limit, failure).
 pub const EXIT_NOT_COMPLETED: i32 = 1;
+/// Exit status for a completed run where an expectation of the spec did not hold.
+pub const EXIT_EXPECTATION_FAILED: i32 = 3;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -88,6 +90,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     out.flush()?;
     if result.status != RunStatus::Completed {
         std::process::exit(EXIT_NOT_COMPLETED);
+    }
+    if result.expectations.iter().any(|g| !g.passed) {
+        std::process::exit(EXIT_EXPECTATION_FAILED);
     }
     Ok(())
 }

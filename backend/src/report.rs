@@ -61,7 +61,29 @@ pub fn render(result: &RunResult, spec: Option<&Spec>, style: Style) -> String {
     for (i, snap) in result.snapshots.iter().enumerate() {
         snapshot_block(&mut out, result, i, snap, spec, style);
     }
+    expectations_block(&mut out, result, style);
     out
+}
+
+/// Each expectation of the spec, held or not, with what the kernel did.
+fn expectations_block(out: &mut String, r: &RunResult, style: Style) {
+    if r.expectations.is_empty() {
+        return;
+    }
+    let held = r.expectations.iter().filter(|g| g.passed).count();
+    let title = format!("Expectations: {held} of {} held", r.expectations.len());
+    let _ = writeln!(out, "\n{}", style.bold(&title));
+    for g in &r.expectations {
+        let mark = if g.passed {
+            style.green("held")
+        } else {
+            style.red("FAILED")
+        };
+        let _ = writeln!(out, "[{}] {mark} {}", g.index, g.expected);
+        if !g.passed {
+            let _ = writeln!(out, "    but {}", g.actual);
+        }
+    }
 }
 
 fn header(out: &mut String, r: &RunResult, style: Style) {
@@ -811,6 +833,7 @@ mod tests {
                 snapshot("host before", 0, before),
                 snapshot("host after exit", 4, after),
             ],
+            expectations: vec![],
             duration_us: 4200,
         };
         let spec: Spec = serde_json::from_value(serde_json::json!({

@@ -307,3 +307,30 @@ fn a_spec_file_runs_and_reports_its_kernel_errors_as_results() {
         other => panic!("umount of a plain directory succeeded: {other:?}"),
     }
 }
+
+#[test]
+fn a_failed_expectation_exits_3_and_says_which() {
+    let spec = r#"{"host": {"root_propagation": "private"}, "steps": [
+        {"op": "container", "name": "c1"},
+        {"op": "tmpfs", "in": "c1", "target": "/tmp"},
+        {"op": "snapshot", "label": "s", "paths": ["/tmp"], "depth": 1}],
+      "expect": [
+        {"kind": "outcome", "step": 1},
+        {"kind": "mount", "snapshot": "s", "view": "host", "target": "/tmp"}]}"#;
+    let out = rootlab(&["run", "-"], Some(spec));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("Expectations: 1 of 2 held"), "{report}");
+    assert!(
+        report.contains("[1] FAILED host at `s` has mount on /tmp")
+            && report.contains("but host has no mount on /tmp"),
+        "{report}"
+    );
+    // The same spec with the right prediction passes.
+    let right = spec.replace(
+        r#""target": "/tmp"}]"#,
+        r#""target": "/tmp", "present": false}]"#,
+    );
+    let out = rootlab(&["run", "-"], Some(&right));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}

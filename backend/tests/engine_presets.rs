@@ -178,6 +178,20 @@ fn run_all(mut w: Worker) {
         let spec = serde_json::to_value(&preset.spec).unwrap();
         let r = w.run(spec);
         check(&preset.id, &r);
+        // Every preset checks itself: its expectations hold on the real kernel.
+        assert!(
+            !preset.spec.expect.is_empty(),
+            "{} has no expectation",
+            preset.id
+        );
+        assert_eq!(r.expectations.len(), preset.spec.expect.len());
+        for g in &r.expectations {
+            assert!(
+                g.passed,
+                "{}: expected {}, got {}",
+                preset.id, g.expected, g.actual
+            );
+        }
     }
 }
 

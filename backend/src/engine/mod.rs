@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rootlab_shared::events::RunEvent;
+use rootlab_shared::expect::grade;
 use rootlab_shared::result::{Enforcement, ImageInfo, LimitsReport, RunResult, RunStatus};
 use rootlab_shared::spec::ImageName;
 use rootlab_shared::validate::{validate, FieldError};
@@ -162,7 +163,7 @@ pub fn run_watched(
         });
         followed.steps.push(step);
     }
-    let result = RunResult {
+    let mut result = RunResult {
         version: spec.version,
         title: spec.title.clone(),
         status,
@@ -175,8 +176,10 @@ pub fn run_watched(
         },
         steps: followed.steps,
         snapshots: followed.snapshots,
+        expectations: Vec::new(),
         duration_us: clock.elapsed().as_micros() as u64,
     };
+    result.expectations = grade(&spec.expect, &result);
     on_event(RunEvent::Finished {
         result: Box::new(result.clone()),
     });
