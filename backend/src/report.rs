@@ -11,6 +11,14 @@ use rootlab_shared::result::{
 };
 use rootlab_shared::spec::{Spec, Step, HOST};
 
+/// The textbook options, then the sandbox's own after a `+` (`rw,relatime +size=16384k,...`).
+fn options_cell(m: &MountEntry) -> String {
+    match m.added_options.is_empty() {
+        true => m.options.clone(),
+        false => format!("{} +{}", m.textbook_options(), m.added_options.join(",")),
+    }
+}
+
 /// Widest OPTIONS cell: overlay options run to hundreds of characters.
 const MAX_OPTIONS_CHARS: usize = 64;
 /// Most difference lines shown per comparison; the rest is counted.
@@ -424,7 +432,7 @@ fn mount_row(m: &MountEntry, prefix: String) -> [String; 6] {
         format!("{prefix}{}", m.target),
         source,
         m.fstype.clone(),
-        short_cell(&m.options, MAX_OPTIONS_CHARS),
+        short_cell(&options_cell(m), MAX_OPTIONS_CHARS),
         m.propagation.clone(),
         peers.join(" "),
     ]

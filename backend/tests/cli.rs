@@ -106,6 +106,11 @@ fn seed_tmpfs_report_shows_the_mount_only_in_the_container() {
         "{report}"
     );
     assert!(report.contains("◌ /tmp/kubectl-edit-fplln.yaml (hidden under the new mount on /tmp)"));
+    // The course's `rw,relatime`, with the sandbox's own options set apart.
+    assert!(
+        report.contains("rw,relatime +size=16384k,nr_inodes=4096"),
+        "{report}"
+    );
     assert!(
         text(&out.stderr).contains("step 2/5 tmpfs (c1) ok"),
         "progress: {}",

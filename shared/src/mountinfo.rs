@@ -187,6 +187,19 @@ pub fn merged_options(mount_options: &str, super_options: &str) -> String {
     out.join(",")
 }
 
+/// The options of a row that the sandbox put there rather than the lesson (see
+/// [`MountEntry::added_options`]).
+pub fn added_options(fstype: &str, options: &str) -> Vec<String> {
+    let ours = |o: &&str| match fstype {
+        "tmpfs" => ["size=", "nr_inodes=", "uid=", "gid="]
+            .iter()
+            .any(|p| o.starts_with(p)),
+        "overlay" => *o == "userxattr",
+        _ => false,
+    };
+    options.split(',').filter(ours).map(String::from).collect()
+}
+
 /// Maps kernel peer group ids to 1, 2, 3... in order of first appearance. Use one per run, so
 /// the host's `shared:1` and a container's `master:1` name the same group.
 #[derive(Debug, Default, Clone)]
@@ -216,14 +229,16 @@ impl Renumbering {
                 OptionalField::PropagateFrom(_) | OptionalField::Unbindable => {}
             }
         }
+        let options = merged_options(&raw.mount_options, &raw.super_options);
         MountEntry {
             id: raw.id,
             parent: raw.parent,
             target: raw.target.clone(),
             source: raw.source.clone(),
             root: raw.root.clone(),
+            added_options: added_options(&raw.fstype, &options),
             fstype: raw.fstype.clone(),
-            options: merged_options(&raw.mount_options, &raw.super_options),
+            options,
             propagation: propagation(&raw.optional),
             shared,
             master,
@@ -284,6 +299,18 @@ mod tests {
                 super_options: "ro,size=4k,mode=755".into(),
             }
         );
+    }
+
+    #[test]
+    fn the_sandboxs_own_options_are_named() {
+        let opts = "rw,nosuid,nodev,relatime,size=16384k,nr_inodes=4096,mode=755,uid=65534,gid=65534,inode64";
+        assert_eq!(
+            added_options("tmpfs", opts),
+            vec!["size=16384k", "nr_inodes=4096", "uid=65534", "gid=65534"]
+        );
+        let overlay = "rw,relatime,lowerdir=A:B,upperdir=u,workdir=w,userxattr";
+        assert_eq!(added_options("overlay", overlay), vec!["userxattr"]);
+        assert!(added_options("proc", "rw,nosuid,uid=5").is_empty());
     }
 
     #[test]

@@ -319,6 +319,11 @@ pub struct MountEntry {
     /// Peer group this mount receives events from (`master:N`), renumbered likewise.
     #[serde(default)]
     pub master: Option<u32>,
+    /// Those of `options` that are the sandbox's, not the lesson's: a tmpfs's `size=` and
+    /// `nr_inodes=` (the disk limits), `uid=`/`gid=` (its user namespace), an overlay's
+    /// `userxattr`. Leave them out to read the textbook line (`rw,relatime`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_options: Vec<String>,
 }
 
 impl MountEntry {
@@ -336,6 +341,17 @@ impl MountEntry {
             propagation: "private".into(),
             shared: None,
             master: None,
+            added_options: Vec::new(),
         }
+    }
+
+    /// `options` without the sandbox's own: the line a textbook (or the course) shows.
+    pub fn textbook_options(&self) -> String {
+        let lesson = |o: &&str| !self.added_options.iter().any(|a| a == o);
+        self.options
+            .split(',')
+            .filter(lesson)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
