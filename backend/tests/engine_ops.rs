@@ -296,3 +296,21 @@ fn the_lab_host_has_no_network() {
     let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
     assert_ne!(ns(&first).trim(), host_ns.to_string_lossy());
 }
+
+#[test]
+fn a_read_only_overlay_of_one_layer_is_refused_with_the_kernels_reason() {
+    let mut w = Worker::start();
+    let r = w.run(json!({
+        "layers": [ { "name": "A", "entries": [ { "type": "file", "path": "a", "content": "x" } ] } ],
+        "steps": [ { "op": "mkdir", "path": "/C" },
+                   { "op": "overlay", "target": "/C", "lowers": ["A"] } ] }));
+    let StepOutcome::Error(e) = &r.steps[1].outcome else {
+        panic!("{:?}", r.steps[1].outcome)
+    };
+    assert_eq!(e.errno.as_deref(), Some("EINVAL"));
+    assert!(
+        e.explanation.contains("at least 2 lowerdir"),
+        "{}",
+        e.explanation
+    );
+}

@@ -20,6 +20,7 @@ pub mod command;
 pub mod context;
 pub mod escape;
 pub mod explain;
+pub mod fscontext;
 pub mod jail;
 pub mod lab;
 pub mod layers;

@@ -181,14 +181,23 @@ fn overlay(target: &str, lowers: &[String], upper: Option<&str>, calls: &mut Cal
     }
     // Unprivileged overlayfs keeps whiteouts and opaque markers in user.* xattrs.
     data.push_str(",userxattr");
-    calls.mount(
+    let mounted = calls.mount(
         "overlay",
         Some("overlay"),
         target,
         Some("overlay"),
         MsFlags::empty(),
         Some(&data),
-    )
+    );
+    mounted.map_err(|mut e| {
+        // overlayfs logs this one to the kernel log only, not to the mount's context.
+        if upper.is_none() && lowers.len() == 1 && e.errno.as_deref() == Some("EINVAL") {
+            e.explanation = "a read-only overlay (no upper) needs at least two lowers: the kernel \
+                logs \"at least 2 lowerdir are needed while upperdir nonexistent\""
+                .into();
+        }
+        e
+    })
 }
 
 fn remount_readonly(target: &str, calls: &mut Calls) -> OpResult {

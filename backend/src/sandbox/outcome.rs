@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::command::flag_names;
 use super::explain::explain;
+use super::fscontext;
 use super::sys::{self, Errno, MntFlags, MsFlags};
 
 /// What an actor did for one step (the lab init adds index, actor and timing).
@@ -129,6 +130,14 @@ impl Calls {
         let text = mount_text(source, target, fstype, flags, data);
         self.call(op, text, || {
             sys::mount(source, Path::new(target), fstype, flags, data)
+        })
+        .map_err(|mut e| {
+            // A new file system refused: the kernel may say why in its own words.
+            let said = fstype.and_then(|t| fscontext::kernel_message(t, source, data));
+            if let Some(said) = said {
+                e.explanation = format!("the kernel says: \"{said}\"");
+            }
+            e
         })?;
         Ok(Extra::default())
     }
