@@ -314,3 +314,42 @@ fn a_read_only_overlay_of_one_layer_is_refused_with_the_kernels_reason() {
         e.explanation
     );
 }
+
+#[test]
+fn a_mount_moves_unless_its_parent_is_shared() {
+    let mut w = Worker::start();
+    let spec = |root: &str| {
+        json!({ "host": { "root_propagation": root },
+                "steps": [ { "op": "mkdir", "path": "/a" }, { "op": "mkdir", "path": "/b" },
+                           { "op": "tmpfs", "target": "/a" },
+                           { "op": "move", "source": "/a", "target": "/b" },
+                           { "op": "snapshot", "label": "s", "views": ["host"], "paths": ["/b"] } ] })
+    };
+    let r = w.run(spec("private"));
+    assert_eq!(r.steps[3].command, "mount --move /a /b");
+    assert_ok(&r.steps[3]);
+    let v = snapshot_view(&r, "s", "host");
+    assert!(mount_at(v, "/b").is_some_and(|m| m.fstype == "tmpfs"));
+    assert!(mount_at(v, "/a").is_none());
+    let r = w.run(spec("shared"));
+    assert_eq!(errno(&r.steps[3]).as_deref(), Some("EINVAL"));
+    let v = snapshot_view(&r, "s", "host");
+    assert!(mount_at(v, "/a").is_some() && mount_at(v, "/b").is_none());
+}
+
+#[test]
+fn a_bind_can_set_its_propagation_in_the_same_step() {
+    let mut w = Worker::start();
+    let r = w.run(json!({
+        "host": { "root_propagation": "shared" },
+        "steps": [ { "op": "mkdir", "path": "/m" },
+                   { "op": "bind", "source": "/layers", "target": "/m", "propagation": "slave" },
+                   { "op": "snapshot", "label": "s", "views": ["host"], "paths": ["/m"] } ] }));
+    assert_eq!(r.steps[1].command, "mount --rbind --make-rslave /layers /m");
+    assert_ok(&r.steps[1]);
+    let v = snapshot_view(&r, "s", "host");
+    let m = mount_at(v, "/m").unwrap();
+    // A slave of /layers's peer group: it receives, it does not send.
+    assert_eq!(m.propagation, "private,slave");
+    assert_eq!(m.master, mount_at(v, "/layers").unwrap().shared);
+}

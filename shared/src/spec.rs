@@ -270,6 +270,18 @@ pub enum Step {
         readonly: bool,
         #[serde(default = "default_true")]
         recursive: bool,
+        /// Then make the new mount `shared`, `private`, `slave` or `unbindable` (recursively
+        /// when `recursive`), as `mount --rbind --make-rslave` does in one command.
+        #[serde(default)]
+        propagation: Option<Propagation>,
+    },
+    /// `mount --move <source> <target>`: the mount on `source` moves to `target`. The kernel
+    /// refuses to move a mount whose parent is shared (EINVAL).
+    Move {
+        #[serde(rename = "in", default = "host_actor")]
+        actor: String,
+        source: String,
+        target: String,
     },
     /// `mount -t overlay overlay -o lowerdir=...,upperdir=... <target>`; `lowers` and `upper`
     /// name layers (leftmost lower on top). Without `upper` the overlay is read-only.
@@ -401,6 +413,7 @@ impl Step {
             Step::Container { .. } => "container",
             Step::Tmpfs { .. } => "tmpfs",
             Step::Bind { .. } => "bind",
+            Step::Move { .. } => "move",
             Step::Overlay { .. } => "overlay",
             Step::Proc { .. } => "proc",
             Step::RemountReadonly { .. } => "remount_readonly",
@@ -427,6 +440,7 @@ impl Step {
             Step::Snapshot { .. } => None,
             Step::Tmpfs { actor, .. }
             | Step::Bind { actor, .. }
+            | Step::Move { actor, .. }
             | Step::Overlay { actor, .. }
             | Step::Proc { actor, .. }
             | Step::RemountReadonly { actor, .. }

@@ -82,11 +82,19 @@ pub fn command_of(step: &Step, limits: &Limits) -> String {
             target,
             readonly,
             recursive,
+            propagation,
             ..
         } => {
             let kind = if *recursive { "--rbind" } else { "--bind" };
             let ro = if *readonly { " -o ro" } else { "" };
-            format!("mount {kind}{ro} {} {}", q(source), q(target))
+            let make = propagation.map_or(String::new(), |p| {
+                let r = if *recursive { "r" } else { "" };
+                format!(" --make-{r}{}", p.as_str())
+            });
+            format!("mount {kind}{make}{ro} {} {}", q(source), q(target))
+        }
+        Step::Move { source, target, .. } => {
+            format!("mount --move {} {}", q(source), q(target))
         }
         Step::Overlay {
             target,

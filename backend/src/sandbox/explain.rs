@@ -33,6 +33,10 @@ fn specific(op: &str, errno: Errno) -> Option<&'static str> {
             "overlayfs refused the layers: an upper must not be on overlayfs, and upper and work must share a file system"
         }
         ("overlay", EBUSY) => "the upper or work directory is already in use by another overlay mount",
+        ("move", EINVAL) => {
+            "only a mount point can be moved, and not out of a shared parent mount: make the parent private first"
+        }
+        ("move", ELOOP) => "a mount cannot be moved below itself",
         ("bind", EINVAL) => "the source cannot be bound here (unbindable mount, or a mount of another namespace)",
         ("proc", EPERM) => "proc can only be mounted by the owner of the pid namespace, with an unobscured /proc in sight",
         (_, EBUSY) => "something is already mounted there, or the mount is in use",

@@ -64,8 +64,26 @@ fn dispatch(step: &Step, ctx: &mut OpContext, calls: &mut Calls) -> OpResult {
             target,
             readonly,
             recursive,
+            propagation,
             ..
-        } => bind(source, target, *readonly, *recursive, calls),
+        } => {
+            bind(source, target, *readonly, *recursive, calls)?;
+            match propagation {
+                None => Ok(Extra::default()),
+                Some(p) => {
+                    let rec = if *recursive {
+                        MsFlags::MS_REC
+                    } else {
+                        MsFlags::empty()
+                    };
+                    let flags = propagation_flag(*p) | rec;
+                    calls.mount("make_propagation", None, target, None, flags, None)
+                }
+            }
+        }
+        Step::Move { source, target, .. } => {
+            calls.mount("move", Some(source), target, None, MsFlags::MS_MOVE, None)
+        }
         Step::Overlay {
             target,
             lowers,

@@ -57,7 +57,7 @@ impl<'s> Timeline<'s> {
                 c.found(&f("target"), abs_path_problem(target));
                 tmpfs_options(c, field, source.as_deref(), *size, *mode);
             }
-            Step::Bind { source, target, .. } => {
+            Step::Bind { source, target, .. } | Step::Move { source, target, .. } => {
                 c.found(&f("source"), abs_path_problem(source));
                 c.found(&f("target"), abs_path_problem(target));
             }

@@ -319,6 +319,7 @@ fn step_paths_are_checked() {
             target: "rel".into(),
             readonly: false,
             recursive: true,
+            propagation: None,
         },
         Step::Chroot {
             actor: HOST.into(),
