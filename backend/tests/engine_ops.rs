@@ -6,7 +6,7 @@ use engine_support::{assert_ok, errno, mount_at, names, snapshot_view, stdout, t
 use rootlab_shared::events::RunEvent;
 use rootlab_shared::result::{FileKind, RunStatus, StepOutcome};
 use rootlab_shared::Limits;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[test]
 fn events_stream_in_order_and_end_with_the_result() {
@@ -352,4 +352,34 @@ fn a_bind_can_set_its_propagation_in_the_same_step() {
     // A slave of /layers's peer group: it receives, it does not send.
     assert_eq!(m.propagation, "private,slave");
     assert_eq!(m.master, mount_at(v, "/layers").unwrap().shared);
+}
+
+#[test]
+fn overlay_features_an_unprivileged_overlay_may_and_may_not_use() {
+    let mut w = Worker::start();
+    let layers = json!([ { "name": "A", "entries": [ { "type": "file", "path": "a", "content": "x" } ] },
+                         { "name": "U" } ]);
+    let spec = |options: Value| {
+        json!({ "layers": layers.clone(), "steps": [
+        { "op": "mkdir", "path": "/C" },
+        { "op": "overlay", "target": "/C", "lowers": ["A"], "upper": "U", "options": options },
+        { "op": "snapshot", "label": "s", "views": ["host"], "paths": ["/C"] } ] })
+    };
+    let r = w.run(spec(json!(["volatile"])));
+    assert_ok(&r.steps[1]);
+    assert!(
+        r.steps[1].command.ends_with(",userxattr,volatile /C"),
+        "{}",
+        r.steps[1].command
+    );
+    let m = mount_at(snapshot_view(&r, "s", "host"), "/C").unwrap();
+    assert!(m.options.contains("volatile"), "{}", m.options);
+    let r = w.run(spec(json!(["metacopy"])));
+    let StepOutcome::Error(e) = &r.steps[1].outcome else {
+        panic!("{:?}", r.steps[1].outcome)
+    };
+    assert_eq!(e.errno.as_deref(), Some("EINVAL"));
+    assert!(e
+        .explanation
+        .contains("conflicting options: userxattr,metacopy=on"));
 }

@@ -229,6 +229,36 @@ impl MountFlag {
     }
 }
 
+/// An overlayfs feature to ask for (`-o <option>`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OverlayOption {
+    /// `volatile`: no syncs to the upper; the work directory is marked and refuses a remount.
+    Volatile,
+    /// `index=on`: hard links keep their identity across copy-up.
+    Index,
+    /// `metacopy=on`: a metadata change copies up the metadata only.
+    Metacopy,
+    /// `redirect_dir=on`: renaming a lower directory records a redirect instead of EXDEV.
+    RedirectDir,
+    /// `nfs_export=on`: file handles that survive copy-up.
+    NfsExport,
+}
+
+impl OverlayOption {
+    /// The option as `mount -o` takes it.
+    pub fn option_text(self) -> &'static str {
+        match self {
+            OverlayOption::Volatile => "volatile",
+            OverlayOption::Index => "index=on",
+            OverlayOption::Metacopy => "metacopy=on",
+            OverlayOption::RedirectDir => "redirect_dir=on",
+            OverlayOption::NfsExport => "nfs_export=on",
+        }
+    }
+}
+
 /// One operation, performed by the actor named in `in` (`"host"` when omitted).
 /// Paths are as the actor sees them at that moment (after a chroot, inside the new root).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -292,6 +322,10 @@ pub enum Step {
         lowers: Vec<String>,
         #[serde(default)]
         upper: Option<String>,
+        /// overlayfs features to ask for; an unprivileged overlay (as every lab's is) may not
+        /// use `metacopy` or `redirect_dir`, and the kernel says so.
+        #[serde(default)]
+        options: Vec<OverlayOption>,
     },
     /// `mount -t proc proc <target>`.
     Proc {

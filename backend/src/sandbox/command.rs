@@ -1,6 +1,6 @@
 //! The shell command a person would type for each step, as shown beside its system calls.
 
-use rootlab_shared::spec::Step;
+use rootlab_shared::spec::{OverlayOption, Step};
 use rootlab_shared::Limits;
 
 use super::rootfs;
@@ -59,6 +59,22 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
+/// The options of an overlay mount: its layers (under `/layers`), `userxattr` (an unprivileged
+/// overlay keeps whiteouts and opaque markers in user.* xattrs), then the features asked for.
+pub fn overlay_data(lowers: &[String], upper: Option<&str>, options: &[OverlayOption]) -> String {
+    let lowerdir: Vec<String> = lowers.iter().map(|l| format!("/layers/{l}")).collect();
+    let mut data = format!("lowerdir={}", lowerdir.join(":"));
+    if let Some(u) = upper {
+        data.push_str(&format!(",upperdir=/layers/{u},workdir=/layers/.work-{u}"));
+    }
+    data.push_str(",userxattr");
+    for o in options {
+        data.push(',');
+        data.push_str(o.option_text());
+    }
+    data
+}
+
 /// The shell command a person would type for this step.
 pub fn command_of(step: &Step, limits: &Limits) -> String {
     let q = |s: &str| shell_quote(s);
@@ -100,14 +116,11 @@ pub fn command_of(step: &Step, limits: &Limits) -> String {
             target,
             lowers,
             upper,
+            options,
             ..
         } => {
-            let lowerdir: Vec<String> = lowers.iter().map(|l| format!("/layers/{l}")).collect();
-            let mut opts = format!("lowerdir={}", lowerdir.join(":"));
-            if let Some(u) = upper {
-                opts.push_str(&format!(",upperdir=/layers/{u},workdir=/layers/.work-{u}"));
-            }
-            format!("mount -t overlay overlay -o {opts},userxattr {}", q(target))
+            let opts = overlay_data(lowers, upper.as_deref(), options);
+            format!("mount -t overlay overlay -o {opts} {}", q(target))
         }
         Step::Proc { target, .. } => format!("mount -t proc proc {}", q(target)),
         Step::RemountReadonly { target, .. } => format!("mount -o remount,bind,ro {}", q(target)),

@@ -6,9 +6,9 @@ use std::io;
 use std::path::Path;
 
 use rootlab_shared::result::StepOutcome;
-use rootlab_shared::spec::{MountFlag, Propagation, Step};
+use rootlab_shared::spec::{MountFlag, OverlayOption, Propagation, Step};
 
-use super::command::{command_of, tmpfs_data};
+use super::command::{command_of, overlay_data, tmpfs_data};
 use super::context::OpContext;
 use super::outcome::{
     io_error, mount_text, set_mode, sys_error, Calls, Extra, OpResult, Performed,
@@ -88,8 +88,9 @@ fn dispatch(step: &Step, ctx: &mut OpContext, calls: &mut Calls) -> OpResult {
             target,
             lowers,
             upper,
+            options,
             ..
-        } => overlay(target, lowers, upper.as_deref(), calls),
+        } => overlay(target, lowers, upper.as_deref(), options, calls),
         Step::Proc { target, .. } => proc(target, ctx, calls),
         Step::RemountReadonly { target, .. } => remount_readonly(target, calls),
         Step::Umount { target, detach, .. } => {
@@ -189,16 +190,17 @@ fn bind(
     Ok(Extra::default())
 }
 
-fn overlay(target: &str, lowers: &[String], upper: Option<&str>, calls: &mut Calls) -> OpResult {
-    let lowerdir: Vec<String> = lowers.iter().map(|l| format!("/layers/{l}")).collect();
-    let mut data = format!("lowerdir={}", lowerdir.join(":"));
+fn overlay(
+    target: &str,
+    lowers: &[String],
+    upper: Option<&str>,
+    options: &[OverlayOption],
+    calls: &mut Calls,
+) -> OpResult {
     if let Some(u) = upper {
-        let work = format!("/layers/.work-{u}");
-        calls.mkdir("overlay", &work, 0o755)?;
-        data.push_str(&format!(",upperdir=/layers/{u},workdir={work}"));
+        calls.mkdir("overlay", &format!("/layers/.work-{u}"), 0o755)?;
     }
-    // Unprivileged overlayfs keeps whiteouts and opaque markers in user.* xattrs.
-    data.push_str(",userxattr");
+    let data = overlay_data(lowers, upper, options);
     let mounted = calls.mount(
         "overlay",
         Some("overlay"),
@@ -208,14 +210,41 @@ fn overlay(target: &str, lowers: &[String], upper: Option<&str>, calls: &mut Cal
         Some(&data),
     );
     mounted.map_err(|mut e| {
-        // overlayfs logs this one to the kernel log only, not to the mount's context.
-        if upper.is_none() && lowers.len() == 1 && e.errno.as_deref() == Some("EINVAL") {
-            e.explanation = "a read-only overlay (no upper) needs at least two lowers: the kernel \
-                logs \"at least 2 lowerdir are needed while upperdir nonexistent\""
-                .into();
+        if e.errno.as_deref() == Some("EINVAL") {
+            if let Some(why) = overlay_refusal(lowers, upper, options) {
+                e.explanation = why;
+            }
         }
         e
     })
+}
+
+/// Why overlayfs refused with EINVAL, for the refusals it logs to the kernel log only (not to
+/// the mount's context, where the generic path would find them).
+fn overlay_refusal(
+    lowers: &[String],
+    upper: Option<&str>,
+    options: &[OverlayOption],
+) -> Option<String> {
+    let conflicting = options
+        .iter()
+        .find(|o| matches!(o, OverlayOption::Metacopy | OverlayOption::RedirectDir));
+    if let Some(o) = conflicting {
+        let text = o.option_text();
+        return Some(format!(
+            "the kernel logs \"conflicting options: userxattr,{text}\": an overlay mounted in a user \
+             namespace keeps its metadata in user.* xattrs, which {text} may not trust; only the \
+             host's root can use it"
+        ));
+    }
+    if upper.is_none() && lowers.len() == 1 {
+        return Some(
+            "a read-only overlay (no upper) needs at least two lowers: the kernel logs \"at least \
+             2 lowerdir are needed while upperdir nonexistent\""
+                .into(),
+        );
+    }
+    None
 }
 
 fn remount_readonly(target: &str, calls: &mut Calls) -> OpResult {

@@ -65,10 +65,14 @@ impl<'s> Timeline<'s> {
                 target,
                 lowers,
                 upper,
+                options,
                 ..
             } => {
                 c.found(&f("target"), abs_path_problem(target));
                 self.overlay_layers(c, field, lowers, upper.as_deref());
+                if options.iter().collect::<HashSet<_>>().len() != options.len() {
+                    c.err(f("options"), "an option is listed twice");
+                }
             }
             Step::Proc { target, .. }
             | Step::RemountReadonly { target, .. }

@@ -68,6 +68,7 @@ fn overlay(lowers: &[&str], upper: Option<&str>) -> Step {
         target: "/merged".into(),
         lowers: lowers.iter().map(|s| s.to_string()).collect(),
         upper: upper.map(str::to_string),
+        options: vec![],
     }
 }
 
