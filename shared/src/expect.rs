@@ -94,14 +94,9 @@ fn grade_one(e: &Expectation, r: &RunResult) -> (bool, String, String) {
             present,
             propagation,
         } => {
-            let expected = mount_words(view, snapshot, target, *present, propagation.as_deref());
-            match find_view(r, snapshot, view) {
-                Err(why) => (false, expected, why),
-                Ok(v) => {
-                    let (passed, actual) = mount(v, target, *present, propagation.as_deref());
-                    (passed, expected, actual)
-                }
-            }
+            let p = propagation.as_deref();
+            let expected = mount_words(view, snapshot, target, *present, p);
+            in_view(r, snapshot, view, expected, |v| mount(v, target, *present, p))
         }
         Expectation::Path {
             snapshot,
@@ -110,14 +105,26 @@ fn grade_one(e: &Expectation, r: &RunResult) -> (bool, String, String) {
             present,
             content,
         } => {
-            let expected = path_words(view, snapshot, path, *present, content.as_deref());
-            match find_view(r, snapshot, view) {
-                Err(why) => (false, expected, why),
-                Ok(v) => {
-                    let (passed, actual) = path_check(v, path, *present, content.as_deref());
-                    (passed, expected, actual)
-                }
-            }
+            let c = content.as_deref();
+            let expected = path_words(view, snapshot, path, *present, c);
+            in_view(r, snapshot, view, expected, |v| path_check(v, path, *present, c))
+        }
+    }
+}
+
+/// Grade with `check` in one view of one snapshot; a missing snapshot or view fails.
+fn in_view(
+    r: &RunResult,
+    snapshot: &str,
+    view: &str,
+    expected: String,
+    check: impl FnOnce(&View) -> (bool, String),
+) -> (bool, String, String) {
+    match find_view(r, snapshot, view) {
+        Err(why) => (false, expected, why),
+        Ok(v) => {
+            let (passed, actual) = check(v);
+            (passed, expected, actual)
         }
     }
 }
