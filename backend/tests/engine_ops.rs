@@ -383,3 +383,42 @@ fn overlay_features_an_unprivileged_overlay_may_and_may_not_use() {
         .explanation
         .contains("conflicting options: userxattr,metacopy=on"));
 }
+
+#[test]
+fn a_container_with_its_own_user_namespace_sees_locked_slave_mounts() {
+    let mut w = Worker::start();
+    let r = w.run(json!({
+        "host": { "root_propagation": "shared" },
+        "steps": [
+            { "op": "container", "name": "c1", "namespaces": ["user"] },
+            { "op": "umount", "in": "c1", "target": "/proc" },
+            { "op": "tmpfs", "in": "c1", "target": "/tmp" },
+            { "op": "mkdir", "path": "/mnt/x" },
+            { "op": "tmpfs", "target": "/mnt/x" },
+            { "op": "mkdir", "in": "c1", "path": "/p" },
+            { "op": "proc", "in": "c1", "target": "/p" },
+            { "op": "run", "in": "c1", "argv": ["sh", "-c", "id -u; cat /p/1/comm; cat /p/self/uid_map"] },
+            { "op": "snapshot", "label": "s", "views": ["host", "c1"], "paths": ["/tmp"], "depth": 1 } ] }));
+    assert!(r.steps[0]
+        .command
+        .starts_with("unshare --user --map-root-user --mount"));
+    // Inherited mounts are locked: a less privileged namespace may not reveal what they cover.
+    assert_eq!(errno(&r.steps[1]).as_deref(), Some("EINVAL"));
+    assert_ok(&r.steps[2]);
+    // Root in it is the sandbox's root; its programs have a pid namespace of their own.
+    let out = stdout(&r.steps[7]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["0", "rootlab-init"], "{out}");
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "1"]
+    );
+    let host = snapshot_view(&r, "s", "host");
+    let c1 = snapshot_view(&r, "s", "c1");
+    // Shared mounts became slaves: the host's new mount reaches c1, c1's never the host.
+    let root = mount_at(c1, "/").unwrap();
+    assert_eq!(root.propagation, "private,slave");
+    assert_eq!(root.master, mount_at(host, "/").unwrap().shared);
+    assert!(mount_at(c1, "/mnt/x").is_some());
+    assert!(mount_at(host, "/tmp").is_none());
+}

@@ -310,3 +310,21 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn a_user_namespace_container_holds_its_programs_too() {
+    // Its actor is dumpable for the moment it writes its id maps; its programs can never name
+    // it, as they are born in a pid namespace below it, root or rootless.
+    let spec = json!({ "steps": [
+        { "op": "container", "name": "c1", "namespaces": ["user"] },
+        { "op": "run", "in": "c1", "argv": ["sh", "-c", KILL_ALL] },
+        { "op": "run", "in": "c1", "argv": ["sh", "-c", "kill -9 1; echo next"] },
+        { "op": "run", "argv": ["echo", "host"] } ] });
+    for mut w in [attacker_worker(), rootless_worker()] {
+        let r = w.run(spec.clone());
+        let (_, _, signal) = output(&r.steps[1]);
+        assert_eq!(signal.as_deref(), Some("SIGKILL"));
+        assert_eq!(stdout(&r.steps[2]), "next\n");
+        assert_eq!(stdout(&r.steps[3]), "host\n");
+    }
+}

@@ -202,6 +202,10 @@ pub enum Namespace {
     Uts,
     Ipc,
     Net,
+    /// A user namespace of its own (root in it is the sandbox's root): inherited mounts are
+    /// locked and shared ones become slaves, as in a rootless container. Its programs get a
+    /// pid namespace of their own, as with `pid`.
+    User,
 }
 
 /// A flag of a new mount.

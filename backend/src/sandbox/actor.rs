@@ -16,6 +16,7 @@ use super::ops;
 use super::outcome::Performed;
 use super::pidns::{Birthplace, Reaper};
 use super::sys::{self, CloneFlags, Forked};
+use super::userns;
 use super::walk::{self, MountPoints};
 use super::wire::{ActorReply, ActorRequest, Hello, Observed, MAX_MESSAGE, MAX_MOUNTINFO};
 
@@ -95,7 +96,7 @@ impl ActorHandle {
 /// The lab host's shell: same namespaces as the lab init, but its own process, so a chroot or
 /// an escape attempt by the host never moves the observer.
 pub fn spawn_host(stage: &Stage) -> Result<ActorHandle, sys::Errno> {
-    spawn(stage, stage.host_reaper, || Ok(()))
+    spawn(stage, stage.host_reaper, || Ok(None))
 }
 
 /// A container: a process with a new mount namespace (a copy of the host's table) and the
@@ -108,18 +109,27 @@ pub fn spawn_container(
 ) -> Result<ActorHandle, sys::Errno> {
     let flags = clone_flags(namespaces);
     let uts = namespaces.contains(&Namespace::Uts);
-    let own_pidns = if namespaces.contains(&Namespace::Pid) {
+    let user = namespaces.contains(&Namespace::User);
+    let engine_proc = stage.engine_proc;
+    // A container with a user namespace makes its programs' pid namespace itself.
+    let own_pidns = if namespaces.contains(&Namespace::Pid) && !user {
         Some(stage.host_reaper.nested(stage.engine_proc)?)
     } else {
         None
     };
     let programs = own_pidns.as_ref().unwrap_or(stage.host_reaper);
     let setup = move || {
+        let own = if user {
+            userns::enter(engine_proc)?;
+            Some(Reaper::for_children_of_this_process(engine_proc)?)
+        } else {
+            None
+        };
         sys::unshare(flags)?;
         if uts {
             sys::sethostname(name)?;
         }
-        Ok(())
+        Ok(own)
     };
     let mut handle = spawn(stage, programs, setup);
     if let Ok(h) = &mut handle {
@@ -135,7 +145,7 @@ fn clone_flags(namespaces: &[Namespace]) -> CloneFlags {
     for ns in namespaces {
         flags |= match ns {
             // Not the actor's own: its programs' (see `spawn_container`).
-            Namespace::Pid => CloneFlags::empty(),
+            Namespace::Pid | Namespace::User => CloneFlags::empty(),
             Namespace::Uts => CloneFlags::CLONE_NEWUTS,
             Namespace::Ipc => CloneFlags::CLONE_NEWIPC,
             Namespace::Net => CloneFlags::CLONE_NEWNET,
@@ -146,10 +156,23 @@ fn clone_flags(namespaces: &[Namespace]) -> CloneFlags {
 
 /// `unshare --mount [--pid --fork --uts ...]` and the system calls it makes.
 pub fn container_command(namespaces: &[Namespace]) -> (String, Vec<String>) {
+    let user = namespaces.contains(&Namespace::User);
     let mut opts = vec!["--mount".to_string()];
     let mut names = vec!["CLONE_NEWNS".to_string()];
+    let mut syscalls = vec!["fork()".to_string()];
+    if user {
+        opts.insert(0, "--user --map-root-user".into());
+        syscalls.extend([
+            "unshare(CLONE_NEWUSER)".to_string(),
+            "write(\"/proc/self/uid_map\", \"0 0 1\")".to_string(),
+            "unshare(CLONE_NEWPID)".to_string(),
+            "fork() = 1 in the programs' pid namespace".to_string(),
+        ]);
+    }
     for ns in namespaces {
         let (opt, flag) = match ns {
+            Namespace::User => continue,
+            Namespace::Pid if user => continue,
             Namespace::Pid => ("--pid --fork", "CLONE_NEWPID"),
             Namespace::Uts => ("--uts", "CLONE_NEWUTS"),
             Namespace::Ipc => ("--ipc", "CLONE_NEWIPC"),
@@ -158,11 +181,8 @@ pub fn container_command(namespaces: &[Namespace]) -> (String, Vec<String>) {
         opts.push(opt.to_string());
         names.push(flag.to_string());
     }
-    let mut syscalls = vec![
-        "fork()".to_string(),
-        format!("unshare({})", names.join("|")),
-    ];
-    if namespaces.contains(&Namespace::Pid) {
+    syscalls.push(format!("unshare({})", names.join("|")));
+    if namespaces.contains(&Namespace::Pid) && !user {
         syscalls.push("fork()".to_string());
     }
     (
@@ -176,7 +196,7 @@ pub fn container_command(namespaces: &[Namespace]) -> (String, Vec<String>) {
 fn spawn(
     stage: &Stage,
     programs: &Reaper,
-    setup: impl FnOnce() -> Result<(), sys::Errno>,
+    setup: impl FnOnce() -> Result<Option<Reaper>, sys::Errno>,
 ) -> Result<ActorHandle, sys::Errno> {
     let (ours, theirs) = sys::socketpair()?;
     match sys::fork()? {
@@ -208,13 +228,18 @@ fn actor_main(
     socket: File,
     stage: &Stage,
     programs: &Reaper,
-    setup: impl FnOnce() -> Result<(), sys::Errno>,
+    setup: impl FnOnce() -> Result<Option<Reaper>, sys::Errno>,
 ) -> i32 {
     let Ok(mut chan) = Duplex::new(socket, MAX_MESSAGE) else {
         return 1;
     };
-    let ready = setup().and_then(|_| Birthplace::of(programs));
-    let programs = match ready {
+    // A container that made its programs' pid namespace itself keeps its reaper's descriptors
+    // for its life.
+    let ready = setup().and_then(|own| match own {
+        Some(reaper) => Ok((Birthplace::here(), Some(reaper))),
+        None => Birthplace::of(programs).map(|b| (b, None)),
+    });
+    let (programs, _own_reaper) = match ready {
         Ok(b) => b,
         Err(e) => {
             let _ = chan.send(&Hello {

@@ -33,6 +33,7 @@ pub mod run;
 pub mod seccomp;
 pub mod snapshot;
 pub mod sys;
+pub mod userns;
 pub mod walk;
 pub mod wire;
 

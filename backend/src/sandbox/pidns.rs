@@ -67,6 +67,14 @@ impl Reaper {
         })
     }
 
+    /// A pid namespace for this process's children from now on, for good (a process in a user
+    /// namespace of its own may not switch back to its parent's); its pid 1 dies with this
+    /// process.
+    pub fn for_children_of_this_process(engine_proc: &OwnedFd) -> SysResult<Reaper> {
+        sys::unshare(CloneFlags::CLONE_NEWPID)?;
+        fork_reaper(engine_proc, sys::die_with_parent).and_then(Starting::wait)
+    }
+
     /// End the namespace: killing its pid 1 kills every process in it.
     pub fn kill(&self) {
         sys::kill_pidfd(&self.pidfd);
@@ -166,24 +174,37 @@ fn reap_forever() -> i32 {
 /// Where an actor's programs are born: the pid namespace of a reaper. The actor itself stays
 /// in the sandbox's pid namespace, out of its programs' sight.
 pub struct Birthplace {
-    target: OwnedFd,
-    home: OwnedFd,
+    /// The namespace to fork into and the caller's own, to switch back to; `None` when the
+    /// caller's children are born in the right one anyway.
+    switch: Option<(OwnedFd, OwnedFd)>,
 }
 
 impl Birthplace {
     pub fn of(reaper: &Reaper) -> SysResult<Birthplace> {
+        let target = reaper.ns.try_clone().map_err(|_| Errno::EMFILE)?;
         Ok(Birthplace {
-            target: reaper.ns.try_clone().map_err(|_| Errno::EMFILE)?,
-            home: sys::pidfd_self()?,
+            switch: Some((target, sys::pidfd_self()?)),
         })
+    }
+
+    /// Where this process's children are born already (see
+    /// [`Reaper::for_children_of_this_process`]).
+    pub fn here() -> Birthplace {
+        Birthplace { switch: None }
     }
 
     /// Fork a child into the target namespace that runs `body`; returns its pid (in the
     /// caller's namespace).
     pub fn fork(&self, body: impl FnOnce() -> i32) -> SysResult<sys::Pid> {
-        sys::children_in_pidns_of(&self.target)?;
+        let Some((target, home)) = &self.switch else {
+            return match sys::fork()? {
+                Forked::Child => sys::child(body),
+                Forked::Parent(pid) => Ok(pid),
+            };
+        };
+        sys::children_in_pidns_of(target)?;
         let forked = sys::fork();
-        let back = sys::children_in_pidns_of(&self.home);
+        let back = sys::children_in_pidns_of(home);
         match forked? {
             Forked::Child => sys::child(body),
             Forked::Parent(pid) => back.map(|_| pid),
