@@ -50,13 +50,15 @@ class Server:
         return values
 
     def wait_healthy(self, timeout: float = 60.0) -> dict:
+        """Wait until every worker is up and the server is ready (its sandbox self-test passed)."""
         deadline = time.monotonic() + timeout
         health = {}
         while time.monotonic() < deadline:
             try:
                 r = requests.get(self.url + "/healthz", timeout=5)
                 health = r.json()
-                if health["workers"]["alive"] == health["workers"]["configured"]:
+                whole = health["workers"]["alive"] == health["workers"]["configured"]
+                if whole and requests.get(self.url + "/readyz", timeout=5).status_code == 200:
                     return health
             except requests.RequestException:
                 pass

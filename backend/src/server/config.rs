@@ -54,6 +54,14 @@ pub struct ServeArgs {
         default_value_t = 5_000
     )]
     pub shutdown_grace_ms: u64,
+    /// How often the sandbox self-test behind `/readyz` runs while it passes, in ms (every
+    /// second while it fails).
+    #[arg(
+        long = "self-test-interval",
+        env = "ROOTLAB_SELF_TEST_INTERVAL_MS",
+        default_value_t = 30_000
+    )]
+    pub self_test_interval_ms: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -159,6 +167,10 @@ impl ServeArgs {
 
     pub fn run_timeout(&self) -> Duration {
         Duration::from_millis(self.run_timeout_ms)
+    }
+
+    pub fn self_test_interval(&self) -> Duration {
+        Duration::from_millis(self.self_test_interval_ms.max(1))
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -1,5 +1,6 @@
 //! The HTTP server (`rootlab serve`): a JSON REST API under `/api/v1` in front of the worker pool,
-//! plus `/healthz`, `/metrics`, the OpenAPI document, and the browser playground at `/`.
+//! plus `/livez`, `/readyz`, `/healthz`, `/metrics`, the OpenAPI document, and the browser
+//! playground at `/`.
 
 mod config;
 mod docs_page;
@@ -11,6 +12,7 @@ mod openapi;
 mod presets;
 mod ratelimit;
 pub mod runs;
+mod selftest;
 mod static_files;
 
 use std::net::SocketAddr;
@@ -30,6 +32,7 @@ use tower_http::trace::TraceLayer;
 
 pub use config::{HttpSettings, LimitArgs, ServeArgs};
 pub use health::SandboxCapabilities;
+pub use selftest::{SelfTest, SelfTestState};
 
 use crate::coordinator::{Coordinator, PoolConfig};
 use error::{AppError, ErrorCode};
@@ -42,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::HttpMetrics>,
     rate_limiter: Arc<ratelimit::RateLimiter>,
     capabilities: SandboxCapabilities,
+    /// The cached sandbox self-test; nothing runs it until `start_self_test`.
+    pub self_test: Arc<SelfTest>,
     openapi: Arc<String>,
     docs_html: Arc<String>,
     settings: Arc<HttpSettings>,
@@ -59,10 +64,18 @@ impl AppState {
                 settings.rate_burst,
             )),
             capabilities: SandboxCapabilities::probe(),
+            self_test: Arc::default(),
             docs_html: Arc::new(docs_page::render(&openapi)),
             openapi: Arc::new(openapi),
             settings: Arc::new(settings),
         }
+    }
+
+    /// Run the sandbox self-test now and every `interval` in the background (for `/readyz`).
+    pub fn start_self_test(&self, interval: Duration) {
+        self.self_test
+            .clone()
+            .spawn(self.coordinator.clone(), interval);
     }
 }
 
@@ -73,6 +86,8 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api_v1(state.clone()))
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
         .merge(static_files::router(settings.static_dir.clone()))
@@ -142,10 +157,14 @@ fn cors(origin: Option<&str>) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([axum::http::header::CONTENT_TYPE])
+            .allow_headers([
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderName::from_static(runs::CANCEL_TOKEN_HEADER),
+            ])
             .expose_headers([
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderName::from_static(runs::RUN_ID_HEADER),
+                axum::http::HeaderName::from_static(runs::CANCEL_TOKEN_HEADER),
             ]),
     )
 }
@@ -191,6 +210,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     // Scripts that start the server on port 0 read the chosen address from this line.
     println!("rootlab listening on http://{addr}");
     let state = AppState::new(coordinator.clone(), args.http());
+    state.start_self_test(args.self_test_interval());
     let grace = args.shutdown_grace();
     let stopping = coordinator.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
