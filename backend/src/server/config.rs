@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use rootlab_shared::Limits;
 
+use super::logging::LogFormat;
+
 /// Settings of `rootlab serve`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -62,6 +64,9 @@ pub struct ServeArgs {
         default_value_t = 30_000
     )]
     pub self_test_interval_ms: u64,
+    /// Log format on stderr.
+    #[arg(long, env = "ROOTLAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -7,10 +7,12 @@ mod docs_page;
 pub mod error;
 mod extract;
 mod health;
+mod logging;
 pub mod metrics;
 mod openapi;
 mod presets;
 mod ratelimit;
+mod request_id;
 pub mod runs;
 mod selftest;
 mod static_files;
@@ -21,7 +23,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
 use axum::http::{HeaderValue, Method};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn_with_state, map_request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
 use axum::Router;
@@ -32,6 +34,7 @@ use tower_http::trace::TraceLayer;
 
 pub use config::{HttpSettings, LimitArgs, ServeArgs};
 pub use health::SandboxCapabilities;
+pub use logging::LogFormat;
 pub use selftest::{SelfTest, SelfTestState};
 
 use crate::coordinator::{Coordinator, PoolConfig};
@@ -94,7 +97,10 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(from_fn_with_state(state.clone(), metrics::count))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        .layer(request_id::propagate_layer())
+        .layer(request_id::set_layer())
+        .layer(map_request(request_id::drop_unusable));
     let router = match cors(settings.cors_origin.as_deref()) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -160,31 +166,24 @@ fn cors(origin: Option<&str>) -> Option<CorsLayer> {
             .allow_headers([
                 axum::http::header::CONTENT_TYPE,
                 axum::http::HeaderName::from_static(runs::CANCEL_TOKEN_HEADER),
+                axum::http::HeaderName::from_static(request_id::HEADER),
             ])
             .expose_headers([
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderName::from_static(runs::RUN_ID_HEADER),
                 axum::http::HeaderName::from_static(runs::CANCEL_TOKEN_HEADER),
+                axum::http::HeaderName::from_static(request_id::HEADER),
             ]),
     )
 }
 
 /// `rootlab serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging();
+    logging::init(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(serve_async(args))
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
