@@ -106,11 +106,16 @@ async fn a_stream_ends_with_finished() {
     let app = app(AppState::new(coordinator.clone(), HttpSettings::default()));
     let req = Request::post("/api/v1/run/stream")
         .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT_ENCODING, "gzip, br")
         .body(Body::from(tmpfs_spec().to_string()))
         .unwrap();
     let response = app.oneshot(req).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().contains_key("x-run-id"));
+    assert!(
+        response.headers().get(header::CONTENT_ENCODING).is_none(),
+        "events are never held back by a compressor"
+    );
     let body = response.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8(body.to_vec()).unwrap();
     let events: Vec<Value> = text

@@ -2,6 +2,7 @@
 //! plus `/livez`, `/readyz`, `/healthz`, `/metrics`, the OpenAPI document, and the browser
 //! playground at `/`.
 
+mod caching;
 mod config;
 mod docs_page;
 pub mod error;
@@ -23,12 +24,13 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
 use axum::http::{HeaderValue, Method};
-use axum::middleware::{from_fn_with_state, map_request};
+use axum::middleware::{from_fn, from_fn_with_state, map_request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
 use axum::Router;
 use rootlab_shared::Limits;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -95,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .merge(static_files::router(settings.static_dir.clone()))
         .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(CompressionLayer::new())
         .layer(from_fn_with_state(state.clone(), metrics::count))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
@@ -109,16 +112,20 @@ pub fn app(state: AppState) -> Router {
 }
 
 fn api_v1(state: AppState) -> Router<AppState> {
-    Router::new()
+    // Documents that change only with the binary: ETag and revalidation.
+    let documents = Router::new()
         .route("/presets", get(presets::list))
         .route("/presets/{id}", get(presets::get_one))
+        .route("/openapi.json", get(openapi::json))
+        .route("/docs", get(docs_page::page))
+        .route_layer(from_fn(caching::api_document));
+    Router::new()
+        .merge(documents)
         .route("/presets/{id}/run", post(runs::run_preset))
         .route("/validate", post(runs::validate))
         .route("/run", post(runs::run))
         .route("/run/stream", post(runs::run_stream))
         .route("/runs/{run_id}", delete(runs::cancel))
-        .route("/openapi.json", get(openapi::json))
-        .route("/docs", get(docs_page::page))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state, ratelimit::limit))
