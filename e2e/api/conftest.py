@@ -72,9 +72,12 @@ class Server:
         return code
 
 
-def start(*flags: str, env: dict | None = None, pass_fds: tuple[int, ...] = ()) -> Server:
-    """Start `rootlab serve` on a free port and wait until every worker is up; `pass_fds` are
-    left open in it (without close-on-exec), as a supervisor may do."""
+def start(
+    *flags: str, env: dict | None = None, pass_fds: tuple[int, ...] = (), ready: bool = True
+) -> Server:
+    """Start `rootlab serve` on a free port and wait until every worker is up and (unless
+    `ready=False`, for a server meant to be broken) it is ready; `pass_fds` are left open in it
+    (without close-on-exec), as a supervisor may do."""
     proc = subprocess.Popen(
         [rootlab_binary(), "serve", "--addr", "127.0.0.1:0", *flags],
         stdout=subprocess.PIPE,
@@ -89,7 +92,8 @@ def start(*flags: str, env: dict | None = None, pass_fds: tuple[int, ...] = ()) 
         proc.kill()
         raise RuntimeError(f"rootlab serve did not print its address: {line!r}")
     server = Server(match.group(0), proc.pid, proc)
-    server.wait_healthy()
+    if ready:
+        server.wait_healthy()
     return server
 
 
@@ -128,8 +132,8 @@ def server():
 def start_server():
     started = []
 
-    def _start(*flags, env=None):
-        s = start(*flags, env=env)
+    def _start(*flags, env=None, ready=True):
+        s = start(*flags, env=env, ready=ready)
         started.append(s)
         return s
 
