@@ -366,6 +366,8 @@ async fn openapi_document_and_docs_page() {
         "/api/v1/validate",
         "/api/v1/presets/{id}",
         "/healthz",
+        "/livez",
+        "/readyz",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
@@ -403,6 +405,20 @@ async fn health_reports_down_without_workers() {
         .unwrap()
         .contains("nonexistent"));
     assert_eq!(health["limits"]["wall_ms"], Limits::default().wall_ms);
+    let (status, _, body) = send(&app, get("/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let ready: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ready["ready"], false);
+    let reasons = ready["reasons"].to_string();
+    assert!(
+        reasons.contains("no worker is alive") && reasons.contains("nonexistent"),
+        "{ready}"
+    );
+    assert!(reasons.contains("self-test has not run"), "{ready}");
+    let (status, _, body) = send(&app, get("/livez")).await;
+    assert_eq!(status, StatusCode::OK, "alive, though not ready");
+    let live: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(live["status"], "alive");
 }
 
 #[tokio::test]
