@@ -183,6 +183,13 @@ async fn killed_idle_workers_fail_readiness_until_replaced() {
     poll(&app, "/readyz", "ready", |s, _| s == StatusCode::OK).await;
     let workers = children();
     assert_eq!(workers.len(), 2, "{workers:?}");
+    let (_, health) = get(&app, "/healthz").await;
+    let mut idle: Vec<i32> =
+        serde_json::from_value(health["workers"]["pids"]["idle"].clone()).unwrap();
+    idle.sort_unstable();
+    let mut sorted = workers.clone();
+    sorted.sort_unstable();
+    assert_eq!(idle, sorted, "{health}");
     std::fs::write(&broken, "").unwrap();
     for pid in &workers {
         let pid = nix::unistd::Pid::from_raw(*pid);
@@ -200,6 +207,11 @@ async fn killed_idle_workers_fail_readiness_until_replaced() {
     })
     .await;
     assert_eq!(health["workers"]["alive"], 0, "{health}");
+    assert_eq!(
+        health["workers"]["pids"],
+        json!({"idle": [], "busy": []}),
+        "{health}"
+    );
     assert_eq!(health["status"], "down", "{health}");
     assert!(health["workers"]["last_error"].is_string(), "{health}");
     let (_, ready) = get(&app, "/readyz").await;
@@ -250,4 +262,31 @@ async fn the_run_after_killing_idle_workers_meets_a_live_one() {
     );
     coordinator.shutdown(Duration::ZERO).await;
     assert!(children().is_empty(), "workers left: {:?}", children());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_does_not_flap_while_runs_come_and_go() {
+    let _serial = SERIAL.lock().await;
+    let (coordinator, app) = start(PathBuf::from(WORKER), 1).await;
+    poll(&app, "/readyz", "ready", |s, _| s == StatusCode::OK).await;
+    let runs = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                let (status, result) = run_tmpfs(&app).await;
+                assert_eq!(status, StatusCode::OK, "{result}");
+            }
+        })
+    };
+    // A worker going from idle to busy and back is counted once, never zero or twice.
+    let mut probes = 0;
+    while !runs.is_finished() {
+        let (status, ready) = get(&app, "/readyz").await;
+        assert_eq!(status, StatusCode::OK, "{ready}");
+        assert_eq!(ready["workers"]["alive"], 1, "{ready}");
+        probes += 1;
+    }
+    runs.await.unwrap();
+    assert!(probes > 0);
+    coordinator.shutdown(Duration::ZERO).await;
 }

@@ -61,22 +61,18 @@ impl Job {
         // Only waits when the slot's worker was lost while idle and is being replaced.
         let stop = self.stopped();
         tokio::pin!(stop);
+        // Counted busy from here on.
         let worker = self.coordinator.take_idle(stop).await?;
         let mut lease = Lease {
             coordinator: self.coordinator.clone(),
             worker: Some(worker),
             permit: Some(permit),
         };
-        let stats = &self.coordinator.inner.stats;
-        let running = stats.running.fetch_add(1, Ordering::SeqCst) + 1;
-        stats.running_max.fetch_max(running, Ordering::SeqCst);
         let result = self.run_on(&mut lease).await;
-        // Parked (or killed) before it stops counting as busy: never counted out while alive.
         match &result {
             Ok(_) | Err(RunError::Worker(_)) => lease.release(),
             Err(_) => lease.replace().await,
         }
-        stats.running.fetch_sub(1, Ordering::SeqCst);
         result
     }
 
@@ -159,7 +155,7 @@ impl Lease {
     /// The worker finished cleanly: back to the pool.
     fn release(&mut self) {
         if let Some(worker) = self.worker.take() {
-            self.coordinator.park(worker);
+            self.coordinator.park_after_run(worker);
         }
         self.permit.take();
     }
@@ -167,7 +163,9 @@ impl Lease {
     /// The worker was killed, died or is in an unknown state: kill it and start a fresh one.
     async fn replace(&mut self) {
         if let Some(worker) = self.worker.take() {
+            let pid = worker.pid;
             worker.kill().await;
+            self.coordinator.busy_gone(pid);
         }
         self.coordinator
             .respawn_in_background(Refill::for_permit(self.permit.take()));
@@ -184,7 +182,9 @@ impl Drop for Lease {
             let permit = self.permit.take();
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {
+                    let pid = worker.pid;
                     worker.kill().await;
+                    coordinator.busy_gone(pid);
                     coordinator.respawn_in_background(Refill::for_permit(permit));
                 });
             }

@@ -31,7 +31,7 @@ pub use ids::well_formed as is_well_formed_run_id;
 pub use stats::{Histogram, OutcomeCounters, PoolStats, DURATION_BUCKETS};
 
 use job::Job;
-use workers::Parked;
+use workers::Workers;
 
 /// Events buffered per run before the worker side waits for the client to read.
 const EVENT_BUFFER: usize = 64;
@@ -114,6 +114,13 @@ pub struct WorkerInfo {
     pub last_error: Option<String>,
 }
 
+/// Worker processes by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerPids {
+    pub idle: Vec<u32>,
+    pub busy: Vec<u32>,
+}
+
 /// A run in progress, as `cancel` sees it.
 struct RunEntry {
     token: String,
@@ -131,8 +138,9 @@ struct Inner {
     /// One permit per worker that exists (idle or busy) and is not owed to a job already; a
     /// permit is given back only once its worker is idle again or has been replaced.
     slots: Arc<Semaphore>,
-    /// Idle workers, each watched by a task of its own.
-    idle: Mutex<Vec<Parked>>,
+    /// The workers, idle (parked under a watch) and busy; every move between the two happens
+    /// under this lock, so a snapshot never misses or doubles a worker.
+    workers: Mutex<Workers>,
     /// Told whenever a worker is parked, for a job that holds a slot whose worker was lost.
     parked: Notify,
     runs: Mutex<HashMap<String, RunEntry>>,
@@ -151,7 +159,7 @@ impl Coordinator {
     pub async fn start(config: PoolConfig) -> Coordinator {
         let inner = Arc::new(Inner {
             slots: Arc::new(Semaphore::new(0)),
-            idle: Mutex::new(Vec::new()),
+            workers: Mutex::default(),
             parked: Notify::new(),
             runs: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
@@ -183,10 +191,15 @@ impl Coordinator {
         self.inner.closing.load(Ordering::SeqCst)
     }
 
-    /// Worker processes up now: idle ones and busy ones.
-    pub fn alive(&self) -> usize {
-        let stats = &self.inner.stats;
-        stats.alive.load(Ordering::SeqCst) + stats.running.load(Ordering::SeqCst)
+    /// Pids of the worker processes, idle and busy (sorted), taken at one instant.
+    pub fn worker_pids(&self) -> WorkerPids {
+        let workers = self.inner.workers.lock().unwrap();
+        let mut idle: Vec<u32> = workers.parked.iter().map(|p| p.pid).collect();
+        let mut busy = workers.busy.clone();
+        drop(workers);
+        idle.sort_unstable();
+        busy.sort_unstable();
+        WorkerPids { idle, busy }
     }
 
     /// Accept a run, or refuse it at once when the pool and its queue are full.

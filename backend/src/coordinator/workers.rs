@@ -20,9 +20,19 @@ use super::Coordinator;
 /// Pause between attempts to start a worker that keeps failing, so a broken binary does not spin.
 const RESPAWN_BACKOFF: Duration = Duration::from_millis(500);
 
+/// The pool's workers by state.
+#[derive(Default)]
+pub(super) struct Workers {
+    /// Idle, each watched by a task of its own.
+    pub(super) parked: Vec<Parked>,
+    /// Pids of the workers running a request.
+    pub(super) busy: Vec<u32>,
+}
+
 /// An idle worker and the task watching it.
 pub(super) struct Parked {
     key: u64,
+    pub(super) pid: u32,
     wake: oneshot::Sender<()>,
     watch: JoinHandle<Option<Worker>>,
 }
@@ -83,13 +93,42 @@ impl Coordinator {
         }
     }
 
-    /// Put an idle worker in the pool under a watch.
+    /// Put a fresh idle worker in the pool under a watch.
     pub(super) fn park(&self, worker: Worker) {
+        let mut workers = self.inner.workers.lock().unwrap();
+        self.park_locked(&mut workers, worker);
+        drop(workers);
+        self.inner.parked.notify_one();
+    }
+
+    /// Put a worker back after its run: from busy to idle in one step.
+    pub(super) fn park_after_run(&self, worker: Worker) {
+        let mut workers = self.inner.workers.lock().unwrap();
+        self.unbusy_locked(&mut workers, worker.pid);
+        self.park_locked(&mut workers, worker);
+        drop(workers);
+        self.inner.parked.notify_one();
+    }
+
+    /// A busy worker was killed or found dead.
+    pub(super) fn busy_gone(&self, pid: u32) {
+        let mut workers = self.inner.workers.lock().unwrap();
+        self.unbusy_locked(&mut workers, pid);
+    }
+
+    fn unbusy_locked(&self, workers: &mut Workers, pid: u32) {
+        if let Some(at) = workers.busy.iter().position(|p| *p == pid) {
+            workers.busy.swap_remove(at);
+            self.inner.stats.running.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Start the watch while the lock is held, so that a loss noticed at once finds the entry.
+    fn park_locked(&self, workers: &mut Workers, worker: Worker) {
         let key = self.inner.next_park.fetch_add(1, Ordering::Relaxed);
+        let pid = worker.pid;
         let (wake, woken) = oneshot::channel();
         let coordinator = self.clone();
-        // Held while the watch starts, so that a loss noticed at once finds the entry.
-        let mut idle = self.inner.idle.lock().unwrap();
         let watch = tokio::spawn(async move {
             match worker.watch_idle(woken).await {
                 Ok(worker) => Some(worker),
@@ -99,16 +138,24 @@ impl Coordinator {
                 }
             }
         });
-        idle.push(Parked { key, wake, watch });
+        workers.parked.push(Parked {
+            key,
+            pid,
+            wake,
+            watch,
+        });
         self.inner.stats.alive.fetch_add(1, Ordering::SeqCst);
-        drop(idle);
-        self.inner.parked.notify_one();
     }
 
-    /// A parked worker, if any (it may turn out lost when unparked).
-    fn pop_parked(&self) -> Option<Parked> {
-        let parked = self.inner.idle.lock().unwrap().pop()?;
-        self.inner.stats.alive.fetch_sub(1, Ordering::SeqCst);
+    /// A parked worker, counted busy from now on (it may turn out lost when unparked).
+    fn pop_parked_for_run(&self) -> Option<Parked> {
+        let mut workers = self.inner.workers.lock().unwrap();
+        let parked = workers.parked.pop()?;
+        workers.busy.push(parked.pid);
+        let stats = &self.inner.stats;
+        stats.alive.fetch_sub(1, Ordering::SeqCst);
+        let running = stats.running.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.running_max.fetch_max(running, Ordering::SeqCst);
         Some(parked)
     }
 
@@ -120,12 +167,18 @@ impl Coordinator {
     ) -> Result<Worker, E> {
         loop {
             let notified = self.inner.parked.notified();
-            match self.pop_parked() {
-                Some(parked) => match parked.unpark().await {
-                    Some(worker) => return Ok(worker),
-                    // Lost as it was handed over: this run keeps the slot and waits.
-                    None => self.respawn_in_background(Refill::Owed),
-                },
+            match self.pop_parked_for_run() {
+                Some(parked) => {
+                    let pid = parked.pid;
+                    match parked.unpark().await {
+                        Some(worker) => return Ok(worker),
+                        // Lost as it was handed over: this run keeps the slot and waits.
+                        None => {
+                            self.busy_gone(pid);
+                            self.respawn_in_background(Refill::Owed);
+                        }
+                    }
+                }
                 None => tokio::select! {
                     _ = notified => {}
                     reason = stop.as_mut() => return Err(reason),
@@ -141,13 +194,16 @@ impl Coordinator {
         self.inner.stats.lost_idle.fetch_add(1, Ordering::Relaxed);
         self.inner.info.lock().unwrap().last_error = Some(why);
         let removed = {
-            let mut idle = self.inner.idle.lock().unwrap();
-            let at = idle.iter().position(|p| p.key == key);
-            at.map(|at| idle.swap_remove(at))
+            let mut workers = self.inner.workers.lock().unwrap();
+            let at = workers.parked.iter().position(|p| p.key == key);
+            let removed = at.map(|at| workers.parked.swap_remove(at));
+            if removed.is_some() {
+                self.inner.stats.alive.fetch_sub(1, Ordering::SeqCst);
+            }
+            removed
         };
         // Not found: a run is unparking it right now and replaces it itself.
         if removed.is_some() {
-            self.inner.stats.alive.fetch_sub(1, Ordering::SeqCst);
             let refill = match self.inner.slots.forget_permits(1) {
                 1 => Refill::Add,
                 _ => Refill::Owed,
@@ -158,7 +214,10 @@ impl Coordinator {
 
     /// Kill every idle worker (at shutdown).
     pub(super) async fn stop_idle_workers(&self) {
-        while let Some(parked) = self.pop_parked() {
+        loop {
+            let parked = self.inner.workers.lock().unwrap().parked.pop();
+            let Some(parked) = parked else { break };
+            self.inner.stats.alive.fetch_sub(1, Ordering::SeqCst);
             if let Some(worker) = parked.unpark().await {
                 worker.kill().await;
             }

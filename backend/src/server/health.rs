@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::selftest::{SelfTestState, SelfTestStatus};
 use super::AppState;
+use crate::coordinator::WorkerPids;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -52,6 +53,15 @@ pub struct WorkerHealth {
     pub lost_idle: u64,
     /// The last worker failure since start (a failed start, a worker lost while idle), if any.
     pub last_error: Option<String>,
+    /// The worker processes by state.
+    pub pids: WorkerProcesses,
+}
+
+/// Pids of the worker processes, by state.
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
+pub struct WorkerProcesses {
+    pub idle: Vec<u32>,
+    pub busy: Vec<u32>,
 }
 
 #[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
@@ -201,17 +211,18 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
 fn worker_health(state: &AppState) -> WorkerHealth {
     let coordinator = &state.coordinator;
     let stats = coordinator.stats();
-    let idle = stats.alive.load(Ordering::SeqCst);
-    let busy = stats.running.load(Ordering::SeqCst);
+    // One snapshot: a worker moving between idle and busy is counted once.
+    let WorkerPids { idle, busy } = coordinator.worker_pids();
     WorkerHealth {
         configured: coordinator.config().size,
-        alive: idle + busy,
-        idle,
-        busy,
+        alive: idle.len() + busy.len(),
+        idle: idle.len(),
+        busy: busy.len(),
         starting: stats.starting.load(Ordering::SeqCst),
         restarts: stats.restarts.load(Ordering::Relaxed),
         lost_idle: stats.lost_idle.load(Ordering::Relaxed),
         last_error: coordinator.info().last_error,
+        pids: WorkerProcesses { idle, busy },
     }
 }
 
