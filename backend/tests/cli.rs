@@ -90,8 +90,132 @@ fn a_syntax_error_exits_2() {
 #[test]
 fn an_unknown_experiment_is_refused() {
     let out = rootlab(&["run", "no-such-preset"], None);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("neither a preset id nor a spec file"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("\"no-such-preset\" is not a preset id"),
+        "{err}"
+    );
+    assert!(err.contains("rootlab presets"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_named_and_exits_2() {
+    let out = rootlab(&["run", "specs/missing.json"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "rootlab: no such file: specs/missing.json"
+    );
+}
+
+/// `shared/presets/` of this checkout.
+fn preset_file(id: &str) -> String {
+    format!("{}/../shared/presets/{id}.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn a_preset_file_runs_like_its_id() {
+    let out = rootlab(
+        &["run", &preset_file("seed-tmpfs"), "--json", "--quiet"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: RunResult = serde_json::from_slice(&out.stdout).expect("RunResult JSON");
+    assert_eq!(result.status, RunStatus::Completed);
+    let c1 = view(&result, "container after mount", "c1");
+    assert!(has_mount(c1, "/tmp", "tmpfs"));
+}
+
+#[test]
+fn an_invalid_preset_file_names_fields_under_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.json");
+    let doc = r#"{"id": "mine", "lesson": 1, "title": "t",
+                  "spec": {"steps": [{"op": "tmpfs", "target": "tmp"}]}}"#;
+    std::fs::write(&path, doc).unwrap();
+    let out = rootlab(&["run", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("  spec.steps[0].target: "), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    for args in [
+        &["run", "seed-tmpfs", "--quiet"][..],
+        &["presets", "--json"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rootlab"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Like `| true`: the reader is gone before the first write.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+    }
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    for (shell, marker) in [
+        ("bash", "_rootlab()"),
+        ("zsh", "#compdef rootlab"),
+        ("fish", "complete -c rootlab"),
+    ] {
+        let out = rootlab(&["completions", shell], None);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(
+            script.contains(marker) && script.contains("presets"),
+            "{shell}:\n{script}"
+        );
+    }
+    let out = rootlab(&["completions", "tcsh"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+    let out = rootlab(&["man"], None);
+    assert!(out.status.success());
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH rootlab 1"),
+        "{page}"
+    );
+    assert!(page.contains("Exit status"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = rootlab(&["man", "--dir", dir.path().to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for page in [
+        "rootlab.1",
+        "rootlab-run.1",
+        "rootlab-serve.1",
+        "rootlab-presets.1",
+    ] {
+        assert!(dir.path().join(page).is_file(), "{page} missing");
+    }
+}
+
+#[test]
+fn help_documents_the_exit_statuses() {
+    for args in [&["--help"][..], &["run", "--help"][..]] {
+        let out = rootlab(args, None);
+        assert!(out.status.success());
+        let help = text(&out.stdout);
+        assert!(help.contains("Exit status:"), "{help}");
+        assert!(help.contains("  2  invalid input"), "{help}");
+    }
 }
 
 #[test]
@@ -314,7 +438,7 @@ fn a_spec_file_runs_and_reports_its_kernel_errors_as_results() {
 }
 
 #[test]
-fn a_failed_expectation_exits_3_and_says_which() {
+fn a_failed_expectation_exits_4_and_says_which() {
     let spec = r#"{"host": {"root_propagation": "private"}, "steps": [
         {"op": "container", "name": "c1"},
         {"op": "tmpfs", "in": "c1", "target": "/tmp"},
@@ -323,7 +447,7 @@ fn a_failed_expectation_exits_3_and_says_which() {
         {"kind": "outcome", "step": 1},
         {"kind": "mount", "snapshot": "s", "view": "host", "target": "/tmp"}]}"#;
     let out = rootlab(&["run", "-"], Some(spec));
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     let report = text(&out.stdout);
     assert!(report.contains("Expectations: 1 of 2 held"), "{report}");
     assert!(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use rootlab::coordinator::{Coordinator, PoolConfig, RunError, RunUpdate};
+use rootlab::coordinator::{CancelError, Coordinator, PoolConfig, RunError, RunUpdate};
 use rootlab::server::{app, AppState, HttpSettings};
 use rootlab_shared::events::RunEvent;
 use rootlab_shared::{Limits, Spec};
@@ -106,11 +106,16 @@ async fn a_stream_ends_with_finished() {
     let app = app(AppState::new(coordinator.clone(), HttpSettings::default()));
     let req = Request::post("/api/v1/run/stream")
         .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT_ENCODING, "gzip, br")
         .body(Body::from(tmpfs_spec().to_string()))
         .unwrap();
     let response = app.oneshot(req).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().contains_key("x-run-id"));
+    assert!(
+        response.headers().get(header::CONTENT_ENCODING).is_none(),
+        "events are never held back by a compressor"
+    );
     let body = response.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8(body.to_vec()).unwrap();
     let events: Vec<Value> = text
@@ -205,7 +210,12 @@ async fn cancel_by_id_ends_the_run_as_cancelled() {
         handle.updates.recv().await,
         Some(RunUpdate::Event(RunEvent::Started { .. }))
     ));
-    assert!(coordinator.cancel(handle.id));
+    assert_eq!(
+        coordinator.cancel(&handle.id, &"0".repeat(32)),
+        Err(CancelError::WrongToken),
+        "another client's token cancels nothing"
+    );
+    assert_eq!(coordinator.cancel(&handle.id, &handle.token), Ok(()));
     let last = loop {
         match handle.updates.recv().await {
             Some(RunUpdate::Event(_)) => continue,
@@ -217,9 +227,86 @@ async fn cancel_by_id_ends_the_run_as_cancelled() {
         "{last:?}"
     );
     assert!(handle.updates.recv().await.is_none());
-    assert!(
-        !coordinator.cancel(handle.id),
+    assert_eq!(
+        coordinator.cancel(&handle.id, &handle.token),
+        Err(CancelError::NotFound),
         "a finished run cannot be cancelled again"
     );
+    coordinator.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_requester_cancels_a_stream() {
+    let _serial = SERIAL.lock().await;
+    let coordinator = Coordinator::start(pool(1)).await;
+    let app = app(AppState::new(coordinator.clone(), HttpSettings::default()));
+    let req = Request::post("/api/v1/run/stream")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::to_string(&sleeper()).unwrap()))
+        .unwrap();
+    let response = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let id = response.headers()["x-run-id"].to_str().unwrap().to_string();
+    let token = response.headers()["x-cancel-token"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(id.len(), 32, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_ne!(id, token);
+    let delete = |token: Option<&str>| {
+        let mut req = Request::delete(format!("/api/v1/runs/{id}"));
+        if let Some(token) = token {
+            req = req.header("x-cancel-token", token);
+        }
+        app.clone().oneshot(req.body(Body::empty()).unwrap())
+    };
+    let refused = |response: axum::response::Response, status: StatusCode, field: &'static str| async move {
+        assert_eq!(response.status(), status);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let error: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(error["error"]["fields"][0]["field"], field, "{error}");
+        error
+    };
+    let error = refused(
+        delete(None).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "X-Cancel-Token",
+    )
+    .await;
+    assert_eq!(error["error"]["code"], "forbidden");
+    let wrong = "0".repeat(32);
+    refused(
+        delete(Some(&wrong)).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "X-Cancel-Token",
+    )
+    .await;
+    let response = delete(Some(&token)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(body.is_empty());
+    // The run is over once its stream says so; then the id names nothing.
+    wait_until("the cancelled run is gone", || {
+        coordinator.cancel(&id, &token) == Err(CancelError::NotFound)
+    })
+    .await;
+    let error = refused(
+        delete(Some(&token)).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "run_id",
+    )
+    .await;
+    assert_eq!(error["error"]["code"], "not_found");
+    let req = Request::delete("/api/v1/runs/42")
+        .header("x-cancel-token", token.as_str())
+        .body(Body::empty())
+        .unwrap();
+    refused(
+        app.clone().oneshot(req).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "run_id",
+    )
+    .await;
     coordinator.shutdown(Duration::ZERO).await;
 }

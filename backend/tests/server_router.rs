@@ -72,6 +72,15 @@ async fn expect_error(app: &Router, req: Request<Body>, status: StatusCode, code
     );
     let json: Value = serde_json::from_slice(&body).expect("error bodies are JSON");
     assert_eq!(json["error"]["code"], code, "body: {text}");
+    if matches!(
+        code,
+        "bad_json" | "unsupported_media_type" | "payload_too_large" | "invalid_spec"
+    ) {
+        assert!(
+            json["error"]["fields"][0]["field"].is_string(),
+            "a bad input names its field: {text}"
+        );
+    }
     assert!(json["error"]["message"]
         .as_str()
         .is_some_and(|m| !m.is_empty()));
@@ -222,25 +231,40 @@ async fn unknown_routes_and_methods_are_json() {
     )
     .await;
     expect_error(&app, get("/api"), StatusCode::NOT_FOUND, "not_found").await;
-    expect_error(
+    let error = expect_error(
         &app,
         get("/api/v1/presets/no-such-preset"),
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
+    assert_eq!(error["fields"][0]["field"], "id");
     let req = Request::post("/api/v1/presets/no-such-preset/run")
         .body(Body::empty())
         .unwrap();
-    expect_error(&app, req, StatusCode::NOT_FOUND, "not_found").await;
+    let error = expect_error(&app, req, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(error["fields"][0]["field"], "id");
     let req = Request::delete("/api/v1/runs/123456")
         .body(Body::empty())
         .unwrap();
-    expect_error(&app, req, StatusCode::NOT_FOUND, "not_found").await;
+    let error = expect_error(&app, req, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(error["fields"][0]["field"], "run_id");
     let req = Request::delete("/api/v1/runs/not-a-number")
         .body(Body::empty())
         .unwrap();
     expect_error(&app, req, StatusCode::NOT_FOUND, "not_found").await;
+    // A well-formed id without its token: refused as such, naming the header.
+    let req = Request::delete(format!("/api/v1/runs/{}", "a".repeat(32)))
+        .body(Body::empty())
+        .unwrap();
+    let error = expect_error(&app, req, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(error["fields"][0]["field"], "X-Cancel-Token");
+    let req = Request::delete(format!("/api/v1/runs/{}", "a".repeat(32)))
+        .header("x-cancel-token", "b".repeat(32))
+        .body(Body::empty())
+        .unwrap();
+    let error = expect_error(&app, req, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(error["fields"][0]["field"], "run_id");
     let error = expect_error(
         &app,
         get("/api/v1/run"),
@@ -342,6 +366,8 @@ async fn openapi_document_and_docs_page() {
         "/api/v1/validate",
         "/api/v1/presets/{id}",
         "/healthz",
+        "/livez",
+        "/readyz",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
@@ -379,6 +405,20 @@ async fn health_reports_down_without_workers() {
         .unwrap()
         .contains("nonexistent"));
     assert_eq!(health["limits"]["wall_ms"], Limits::default().wall_ms);
+    let (status, _, body) = send(&app, get("/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let ready: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ready["ready"], false);
+    let reasons = ready["reasons"].to_string();
+    assert!(
+        reasons.contains("no worker is alive") && reasons.contains("nonexistent"),
+        "{ready}"
+    );
+    assert!(reasons.contains("self-test has not run"), "{ready}");
+    let (status, _, body) = send(&app, get("/livez")).await;
+    assert_eq!(status, StatusCode::OK, "alive, though not ready");
+    let live: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(live["status"], "alive");
 }
 
 #[tokio::test]

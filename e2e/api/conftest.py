@@ -50,13 +50,15 @@ class Server:
         return values
 
     def wait_healthy(self, timeout: float = 60.0) -> dict:
+        """Wait until every worker is up and the server is ready (its sandbox self-test passed)."""
         deadline = time.monotonic() + timeout
         health = {}
         while time.monotonic() < deadline:
             try:
                 r = requests.get(self.url + "/healthz", timeout=5)
                 health = r.json()
-                if health["workers"]["alive"] == health["workers"]["configured"]:
+                whole = health["workers"]["alive"] == health["workers"]["configured"]
+                if whole and requests.get(self.url + "/readyz", timeout=5).status_code == 200:
                     return health
             except requests.RequestException:
                 pass
@@ -70,9 +72,12 @@ class Server:
         return code
 
 
-def start(*flags: str, env: dict | None = None, pass_fds: tuple[int, ...] = ()) -> Server:
-    """Start `rootlab serve` on a free port and wait until every worker is up; `pass_fds` are
-    left open in it (without close-on-exec), as a supervisor may do."""
+def start(
+    *flags: str, env: dict | None = None, pass_fds: tuple[int, ...] = (), ready: bool = True
+) -> Server:
+    """Start `rootlab serve` on a free port and wait until every worker is up and (unless
+    `ready=False`, for a server meant to be broken) it is ready; `pass_fds` are left open in it
+    (without close-on-exec), as a supervisor may do."""
     proc = subprocess.Popen(
         [rootlab_binary(), "serve", "--addr", "127.0.0.1:0", *flags],
         stdout=subprocess.PIPE,
@@ -87,7 +92,8 @@ def start(*flags: str, env: dict | None = None, pass_fds: tuple[int, ...] = ()) 
         proc.kill()
         raise RuntimeError(f"rootlab serve did not print its address: {line!r}")
     server = Server(match.group(0), proc.pid, proc)
-    server.wait_healthy()
+    if ready:
+        server.wait_healthy()
     return server
 
 
@@ -126,8 +132,8 @@ def server():
 def start_server():
     started = []
 
-    def _start(*flags, env=None):
-        s = start(*flags, env=env)
+    def _start(*flags, env=None, ready=True):
+        s = start(*flags, env=env, ready=ready)
         started.append(s)
         return s
 

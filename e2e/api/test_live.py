@@ -136,7 +136,7 @@ def test_stream_events_in_order(server):
     with requests.post(server.api + "/run/stream", json=TMPFS, stream=True) as r:
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("text/event-stream")
-        assert int(r.headers["x-run-id"]) > 0
+        assert len(r.headers["x-run-id"]) == 32 and len(r.headers["x-cancel-token"]) == 32
         events = list(sse_events(r))
     names = [name for name, _ in events]
     assert all(name == data["event"] for name, data in events)
@@ -224,14 +224,22 @@ def test_delete_cancels_a_streaming_run(server):
     state = HostState(server.pid, descendants)
     with requests.post(server.api + "/run/stream", json=sleeping(30), stream=True) as r:
         run_id = r.headers["x-run-id"]
+        token = {"x-cancel-token": r.headers["x-cancel-token"]}
+        assert len(run_id) == 32 and int(run_id, 16) >= 0, run_id
         events = sse_events(r)
         name, _ = next(events)
         while name != "started":
             name, _ = next(events)
-        assert requests.delete(f"{server.api}/runs/{run_id}").status_code == 204
+        # Only the requester holds the token: nobody else cancels its run.
+        err = error_of(requests.delete(f"{server.api}/runs/{run_id}"), 403, "forbidden")
+        assert err["fields"][0]["field"] == "X-Cancel-Token"
+        other = {"x-cancel-token": "0" * 32}
+        error_of(requests.delete(f"{server.api}/runs/{run_id}", headers=other), 403, "forbidden")
+        assert requests.delete(f"{server.api}/runs/{run_id}", headers=token).status_code == 204
         rest = list(events)
     assert rest[-1][0] == "error" and rest[-1][1]["error"]["code"] == "cancelled", rest
-    error_of(requests.delete(f"{server.api}/runs/{run_id}"), 404, "not_found")
+    err = error_of(requests.delete(f"{server.api}/runs/{run_id}", headers=token), 404, "not_found")
+    assert err["fields"][0]["field"] == "run_id"
     server.wait_healthy()
     assert wait_clean(state, server.pid, descendants) == []
 

@@ -197,29 +197,40 @@ pub async fn limits() -> Result<Limits, ApiError> {
     Ok(health.limits)
 }
 
-/// Cancels a streaming run on the server (closing the stream would too; this is immediate).
-pub async fn cancel(run_id: &str) -> Result<(), ApiError> {
-    send(
-        Method::DELETE,
-        &format!("/runs/{}", js_sys::encode_uri_component(run_id)),
-        None,
-        None,
-    )
-    .await
-    .map(|_| ())
+/// A streaming run as the server announced it: its id and the token that cancels it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunTicket {
+    pub id: String,
+    pub token: String,
 }
 
-/// Runs a spec with progress: `on_run_id` gets the run's id, `on_event` each event before the
+/// Cancels a streaming run on the server (closing the stream would too; this is immediate).
+pub async fn cancel(run: &RunTicket) -> Result<(), ApiError> {
+    let url = format!("{BASE}/runs/{}", js_sys::encode_uri_component(&run.id));
+    let response = RequestBuilder::new(&url)
+        .method(Method::DELETE)
+        .header("X-Cancel-Token", &run.token)
+        .send()
+        .await
+        .map_err(transport_error)?;
+    if response.ok() {
+        return Ok(());
+    }
+    Err(error_from(&response).await)
+}
+
+/// Runs a spec with progress: `on_run_id` gets the run's id and token, `on_event` each event before the
 /// end; returns the result, or the error the stream ended with.
 pub async fn run_stream(
     spec_json: String,
     signal: &AbortSignal,
-    on_run_id: impl Fn(String),
+    on_run_id: impl Fn(RunTicket),
     on_event: impl Fn(RunEvent),
 ) -> Result<RunResult, ApiError> {
     let response = send(Method::POST, "/run/stream", Some(spec_json), Some(signal)).await?;
-    if let Some(id) = response.headers().get("X-Run-Id") {
-        on_run_id(id);
+    let headers = response.headers();
+    if let (Some(id), Some(token)) = (headers.get("X-Run-Id"), headers.get("X-Cancel-Token")) {
+        on_run_id(RunTicket { id, token });
     }
     let body = response
         .body()

@@ -9,7 +9,7 @@ use rootlab_shared::validate::FieldError;
 use rootlab_shared::Limits;
 use yew::Reducible;
 
-use crate::api::{ApiError, Preset, PresetSummary};
+use crate::api::{ApiError, Preset, PresetSummary, RunTicket};
 use crate::model::compare::{self, SideRef};
 use crate::model::validation;
 
@@ -39,7 +39,7 @@ pub enum RunPhase {
 /// What the stream has told about a run so far.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Progress {
-    pub run_id: Option<String>,
+    pub run_id: Option<RunTicket>,
     pub queued: Option<usize>,
     pub total: Option<usize>,
     pub current: Option<(usize, String, String)>,
@@ -104,7 +104,7 @@ pub enum Action {
     Edit(String),
     ShowPane(Pane),
     RunStarted,
-    RunId(String),
+    RunId(RunTicket),
     Event(RunEvent),
     RunEnded(Result<RunResult, ApiError>),
     /// One second of a 429 countdown passed.

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use rootlab_shared::Limits;
 
+use super::logging::LogFormat;
+
 /// Settings of `rootlab serve`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -54,6 +56,17 @@ pub struct ServeArgs {
         default_value_t = 5_000
     )]
     pub shutdown_grace_ms: u64,
+    /// How often the sandbox self-test behind `/readyz` runs while it passes, in ms (every
+    /// second while it fails).
+    #[arg(
+        long = "self-test-interval",
+        env = "ROOTLAB_SELF_TEST_INTERVAL_MS",
+        default_value_t = 30_000
+    )]
+    pub self_test_interval_ms: u64,
+    /// Log format on stderr.
+    #[arg(long, env = "ROOTLAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -159,6 +172,10 @@ impl ServeArgs {
 
     pub fn run_timeout(&self) -> Duration {
         Duration::from_millis(self.run_timeout_ms)
+    }
+
+    pub fn self_test_interval(&self) -> Duration {
+        Duration::from_millis(self.self_test_interval_ms.max(1))
     }
 
     pub fn shutdown_grace(&self) -> Duration {

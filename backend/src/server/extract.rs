@@ -80,28 +80,42 @@ fn require_json_content_type(headers: &HeaderMap) -> Result<(), AppError> {
         Err(AppError::new(
             ErrorCode::UnsupportedMediaType,
             format!("expected Content-Type: application/json, got {content_type:?}"),
-        ))
+        )
+        .with_fields(vec![problem("Content-Type", "must be application/json")]))
     }
 }
 
 fn body_error(status: StatusCode, text: String) -> AppError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        AppError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+        AppError::new(ErrorCode::PayloadTooLarge, "the request body is too large").with_fields(
+            vec![problem("", "larger than the server accepts (--body-limit)")],
+        )
     } else {
         AppError::new(ErrorCode::BadJson, format!("cannot read the body: {text}"))
+            .with_fields(vec![problem("", &text)])
+    }
+}
+
+/// A problem with `field` (`""`: the whole body).
+fn problem(field: &str, message: &str) -> FieldProblem {
+    FieldProblem {
+        field: field.into(),
+        message: message.into(),
     }
 }
 
 /// Syntax only: a document of the wrong shape is for the endpoint's parser to name.
 fn check_json_syntax(bytes: &[u8]) -> Result<(), AppError> {
-    if std::str::from_utf8(bytes).is_err() {
-        return Err(AppError::new(ErrorCode::BadJson, "the body is not UTF-8"));
+    if let Err(err) = std::str::from_utf8(bytes) {
+        return Err(AppError::new(ErrorCode::BadJson, "the body is not UTF-8")
+            .with_fields(vec![problem("", &format!("not UTF-8: {err}"))]));
     }
     match serde_json::from_slice::<IgnoredAny>(bytes) {
         Ok(_) => Ok(()),
         Err(err) => Err(AppError::new(
             ErrorCode::BadJson,
             format!("the body is not valid JSON: {err}"),
-        )),
+        )
+        .with_fields(vec![problem("", &err.to_string())])),
     }
 }

@@ -1,4 +1,6 @@
-//! `/healthz`: is the pool up, what can the sandbox do on this kernel, and which limits are in force.
+//! Health for operators and orchestrators: `/livez` (the process answers), `/readyz` (runs would
+//! succeed now: a worker is up and the cached sandbox self-test passed; 503 with the reasons when
+//! not) and `/healthz` (the whole picture: workers, queue, sandbox capabilities, self-test, limits).
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -9,16 +11,19 @@ use axum::Json;
 use rootlab_shared::Limits;
 use serde::{Deserialize, Serialize};
 
+use super::selftest::{SelfTestState, SelfTestStatus};
 use super::AppState;
+use crate::coordinator::WorkerPids;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
-    /// Every worker is up and the sandbox has what it needs.
+    /// Every worker is up, the self-test passed and the sandbox has what it needs.
     Ok,
-    /// Serving, but with fewer workers than configured or a sandbox capability missing.
+    /// Serving, but with fewer workers than configured, a capability missing, or the first
+    /// self-test not run yet.
     Degraded,
-    /// No worker is alive: runs cannot be served.
+    /// Runs would fail: no worker alive, the self-test failed, or shutting down.
     Down,
 }
 
@@ -29,23 +34,58 @@ pub struct Health {
     pub workers: WorkerHealth,
     pub queue: QueueHealth,
     pub sandbox: SandboxCapabilities,
+    pub self_test: SelfTestStatus,
     pub limits: Limits,
 }
 
-#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct WorkerHealth {
     pub configured: usize,
-    /// Worker processes up (idle or busy).
+    /// Worker processes up (idle or busy); a worker that dies is counted out when it dies.
     pub alive: usize,
+    pub idle: usize,
     pub busy: usize,
-    /// Why the last worker failed to start, if it did.
+    /// Replacements being started.
+    pub starting: usize,
+    /// Workers replaced since start (after a cancel, a timeout, a death).
+    pub restarts: u64,
+    /// Workers that died or went silent while idle since start.
+    pub lost_idle: u64,
+    /// The last worker failure since start (a failed start, a worker lost while idle), if any.
     pub last_error: Option<String>,
+    /// The worker processes by state.
+    pub pids: WorkerProcesses,
+}
+
+/// Pids of the worker processes, by state.
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
+pub struct WorkerProcesses {
+    pub idle: Vec<u32>,
+    pub busy: Vec<u32>,
 }
 
 #[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct QueueHealth {
     pub capacity: usize,
     pub waiting: usize,
+}
+
+/// The answer of `/readyz`.
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// Why not, one line each (empty when ready).
+    pub reasons: Vec<String>,
+    pub workers: WorkerHealth,
+    pub self_test: SelfTestStatus,
+}
+
+/// The answer of `/livez`.
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
+pub struct Liveness {
+    /// Always `alive`: the process answers.
+    pub status: String,
+    pub version: String,
 }
 
 /// What this kernel offers the sandbox (read from /proc and /sys, not by trying it).
@@ -72,49 +112,118 @@ impl SandboxCapabilities {
     }
 }
 
+/// `GET /livez`.
+#[utoipa::path(get, path = "/livez", tag = "operations",
+    responses((status = 200, description = "The process is up and answers", body = Liveness)))]
+pub async fn livez() -> Json<Liveness> {
+    Json(Liveness {
+        status: "alive".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// `GET /readyz`.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready: a worker is up and the sandbox self-test passed", body = Readiness),
+        (status = 503, description = "Not ready; `reasons` says why", body = Readiness),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let workers = worker_health(&state);
+    let self_test = state.self_test.status();
+    let reasons = not_ready_reasons(&state, &workers, &self_test);
+    let code = if reasons.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let readiness = Readiness {
+        ready: reasons.is_empty(),
+        reasons,
+        workers,
+        self_test,
+    };
+    (code, Json(readiness))
+}
+
+fn not_ready_reasons(
+    state: &AppState,
+    workers: &WorkerHealth,
+    self_test: &SelfTestStatus,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if state.coordinator.is_closing() {
+        reasons.push("shutting down".to_string());
+    }
+    if workers.alive == 0 {
+        let why = workers.last_error.as_deref().unwrap_or("none started yet");
+        reasons.push(format!("no worker is alive (last error: {why})"));
+    }
+    match self_test.state {
+        SelfTestState::Passed => {}
+        SelfTestState::Pending => reasons.push("the sandbox self-test has not run yet".into()),
+        SelfTestState::Failed => reasons.push(format!(
+            "the sandbox self-test failed: {}",
+            self_test.error.as_deref().unwrap_or("no message")
+        )),
+    }
+    reasons
+}
+
 /// `GET /healthz`.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses(
         (status = 200, description = "Serving (`ok` or `degraded`)", body = Health),
-        (status = 503, description = "No worker alive", body = Health),
+        (status = 503, description = "Runs would fail (`down`)", body = Health),
     ))]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let coordinator = &state.coordinator;
-    let stats = coordinator.stats();
-    let info = coordinator.info();
-    let busy = stats.running.load(Ordering::SeqCst);
-    let alive = stats.alive.load(Ordering::SeqCst) + busy;
-    let configured = coordinator.config().size;
+    let workers = worker_health(&state);
+    let self_test = state.self_test.status();
     let mut sandbox = state.capabilities.clone();
-    sandbox.images = info.images;
-    let status = if alive == 0 || coordinator.is_closing() {
-        HealthStatus::Down
-    } else if alive < configured || !sandbox.user_namespaces || !sandbox.overlayfs {
-        HealthStatus::Degraded
-    } else {
-        HealthStatus::Ok
-    };
-    let code = match status {
-        HealthStatus::Down => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::OK,
+    sandbox.images = coordinator.info().images;
+    let down =
+        coordinator.is_closing() || workers.alive == 0 || self_test.state == SelfTestState::Failed;
+    let degraded = workers.alive < workers.configured
+        || self_test.state == SelfTestState::Pending
+        || !sandbox.user_namespaces
+        || !sandbox.overlayfs;
+    let (status, code) = match (down, degraded) {
+        (true, _) => (HealthStatus::Down, StatusCode::SERVICE_UNAVAILABLE),
+        (false, true) => (HealthStatus::Degraded, StatusCode::OK),
+        (false, false) => (HealthStatus::Ok, StatusCode::OK),
     };
     let health = Health {
         status,
         version: env!("CARGO_PKG_VERSION").to_string(),
-        workers: WorkerHealth {
-            configured,
-            alive,
-            busy,
-            last_error: info.last_error,
-        },
+        workers,
         queue: QueueHealth {
             capacity: coordinator.config().queue,
-            waiting: stats.waiting.load(Ordering::SeqCst),
+            waiting: coordinator.stats().waiting.load(Ordering::SeqCst),
         },
         sandbox,
+        self_test,
         limits: state.limits.as_ref().clone(),
     };
     (code, Json(health))
+}
+
+fn worker_health(state: &AppState) -> WorkerHealth {
+    let coordinator = &state.coordinator;
+    let stats = coordinator.stats();
+    // One snapshot: a worker moving between idle and busy is counted once.
+    let WorkerPids { idle, busy } = coordinator.worker_pids();
+    WorkerHealth {
+        configured: coordinator.config().size,
+        alive: idle.len() + busy.len(),
+        idle: idle.len(),
+        busy: busy.len(),
+        starting: stats.starting.load(Ordering::SeqCst),
+        restarts: stats.restarts.load(Ordering::Relaxed),
+        lost_idle: stats.lost_idle.load(Ordering::Relaxed),
+        last_error: coordinator.info().last_error,
+        pids: WorkerProcesses { idle, busy },
+    }
 }
 
 fn read(path: &str) -> String {

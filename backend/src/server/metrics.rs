@@ -123,6 +123,11 @@ fn render_pool(out: &mut String, pool: &PoolStats) {
             "Idle or busy worker processes.",
             pool.alive.load(Ordering::SeqCst) + pool.running.load(Ordering::SeqCst),
         ),
+        (
+            "rootlab_workers_starting",
+            "Replacement workers being started.",
+            pool.starting.load(Ordering::SeqCst),
+        ),
     ];
     for (name, help, value) in gauges {
         header_line(out, name, "gauge", help);
@@ -136,6 +141,14 @@ fn render_pool(out: &mut String, pool: &PoolStats) {
         "Workers replaced after a cancel, a timeout or a death.",
     );
     let _ = writeln!(out, "{name} {}", pool.restarts.load(Ordering::Relaxed));
+    let name = "rootlab_workers_lost_idle_total";
+    header_line(
+        out,
+        name,
+        "counter",
+        "Workers that died or went silent while idle (each replaced at once).",
+    );
+    let _ = writeln!(out, "{name} {}", pool.lost_idle.load(Ordering::Relaxed));
 }
 
 fn render_http(out: &mut String, pool: &PoolStats, http: &HttpMetrics) {

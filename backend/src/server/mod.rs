@@ -1,16 +1,21 @@
 //! The HTTP server (`rootlab serve`): a JSON REST API under `/api/v1` in front of the worker pool,
-//! plus `/healthz`, `/metrics`, the OpenAPI document, and the browser playground at `/`.
+//! plus `/livez`, `/readyz`, `/healthz`, `/metrics`, the OpenAPI document, and the browser
+//! playground at `/`.
 
+mod caching;
 mod config;
 mod docs_page;
 pub mod error;
 mod extract;
 mod health;
+mod logging;
 pub mod metrics;
 mod openapi;
 mod presets;
 mod ratelimit;
+mod request_id;
 pub mod runs;
+mod selftest;
 mod static_files;
 
 use std::net::SocketAddr;
@@ -19,17 +24,20 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
 use axum::http::{HeaderValue, Method};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state, map_request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
 use axum::Router;
 use rootlab_shared::Limits;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use config::{HttpSettings, LimitArgs, ServeArgs};
 pub use health::SandboxCapabilities;
+pub use logging::LogFormat;
+pub use selftest::{SelfTest, SelfTestState};
 
 use crate::coordinator::{Coordinator, PoolConfig};
 use error::{AppError, ErrorCode};
@@ -42,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::HttpMetrics>,
     rate_limiter: Arc<ratelimit::RateLimiter>,
     capabilities: SandboxCapabilities,
+    /// The cached sandbox self-test; nothing runs it until `start_self_test`.
+    pub self_test: Arc<SelfTest>,
     openapi: Arc<String>,
     docs_html: Arc<String>,
     settings: Arc<HttpSettings>,
@@ -59,10 +69,18 @@ impl AppState {
                 settings.rate_burst,
             )),
             capabilities: SandboxCapabilities::probe(),
+            self_test: Arc::default(),
             docs_html: Arc::new(docs_page::render(&openapi)),
             openapi: Arc::new(openapi),
             settings: Arc::new(settings),
         }
+    }
+
+    /// Run the sandbox self-test now and every `interval` in the background (for `/readyz`).
+    pub fn start_self_test(&self, interval: Duration) {
+        self.self_test
+            .clone()
+            .spawn(self.coordinator.clone(), interval);
     }
 }
 
@@ -73,13 +91,19 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api_v1(state.clone()))
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
         .merge(static_files::router(settings.static_dir.clone()))
         .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(CompressionLayer::new())
         .layer(from_fn_with_state(state.clone(), metrics::count))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        .layer(request_id::propagate_layer())
+        .layer(request_id::set_layer())
+        .layer(map_request(request_id::drop_unusable));
     let router = match cors(settings.cors_origin.as_deref()) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -88,16 +112,20 @@ pub fn app(state: AppState) -> Router {
 }
 
 fn api_v1(state: AppState) -> Router<AppState> {
-    Router::new()
+    // Documents that change only with the binary: ETag and revalidation.
+    let documents = Router::new()
         .route("/presets", get(presets::list))
         .route("/presets/{id}", get(presets::get_one))
+        .route("/openapi.json", get(openapi::json))
+        .route("/docs", get(docs_page::page))
+        .route_layer(from_fn(caching::api_document));
+    Router::new()
+        .merge(documents)
         .route("/presets/{id}/run", post(runs::run_preset))
         .route("/validate", post(runs::validate))
         .route("/run", post(runs::run))
         .route("/run/stream", post(runs::run_stream))
         .route("/runs/{run_id}", delete(runs::cancel))
-        .route("/openapi.json", get(openapi::json))
-        .route("/docs", get(docs_page::page))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state, ratelimit::limit))
@@ -142,30 +170,27 @@ fn cors(origin: Option<&str>) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([axum::http::header::CONTENT_TYPE])
+            .allow_headers([
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderName::from_static(runs::CANCEL_TOKEN_HEADER),
+                axum::http::HeaderName::from_static(request_id::HEADER),
+            ])
             .expose_headers([
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderName::from_static(runs::RUN_ID_HEADER),
+                axum::http::HeaderName::from_static(runs::CANCEL_TOKEN_HEADER),
+                axum::http::HeaderName::from_static(request_id::HEADER),
             ]),
     )
 }
 
 /// `rootlab serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging();
+    logging::init(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(serve_async(args))
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
@@ -191,6 +216,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     // Scripts that start the server on port 0 read the chosen address from this line.
     println!("rootlab listening on http://{addr}");
     let state = AppState::new(coordinator.clone(), args.http());
+    state.start_self_test(args.self_test_interval());
     let grace = args.shutdown_grace();
     let stopping = coordinator.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();

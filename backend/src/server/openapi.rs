@@ -23,6 +23,8 @@ use super::{error, health, presets, runs, AppState};
         runs::run,
         runs::run_stream,
         runs::cancel,
+        health::livez,
+        health::readyz,
         health::healthz,
         metrics_doc,
         openapi_doc,
@@ -37,7 +39,7 @@ use super::{error, health, presets, runs, AppState};
     tags(
         (name = "presets", description = "The seed lessons as ready-made experiments"),
         (name = "runs", description = "Validate, run, stream and cancel experiments"),
-        (name = "operations", description = "Health, metrics and this document"),
+        (name = "operations", description = "Liveness, readiness, health, metrics and this document"),
     )
 )]
 pub struct ApiDoc;

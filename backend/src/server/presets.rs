@@ -5,7 +5,7 @@ use axum::Json;
 use rootlab_shared::presets::{self, Preset, PresetSummary};
 use rootlab_shared::Spec;
 
-use super::error::{AppError, ErrorBody};
+use super::error::{AppError, ErrorBody, FieldProblem};
 
 /// List the presets, in lesson order.
 #[utoipa::path(get, path = "/api/v1/presets", tag = "presets",
@@ -31,5 +31,10 @@ pub fn spec_of(id: &str) -> Result<Spec, AppError> {
 }
 
 fn find(id: &str) -> Result<Preset, AppError> {
-    presets::get(id).ok_or_else(|| AppError::not_found(format!("no preset {id:?}")))
+    presets::get(id).ok_or_else(|| {
+        AppError::not_found(format!("no preset {id:?}")).with_fields(vec![FieldProblem {
+            field: "id".into(),
+            message: "no preset has this id (GET /api/v1/presets lists them)".into(),
+        }])
+    })
 }

@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -19,10 +19,12 @@ use super::error::{AppError, ErrorBody, ErrorCode, FieldProblem};
 use super::extract::{to_problems, JsonBytes, SpecBody};
 use super::presets;
 use super::AppState;
-use crate::coordinator::{RunHandle, RunUpdate};
+use crate::coordinator::{is_well_formed_run_id, CancelError, RunHandle, RunUpdate};
 
 /// The header that carries a streaming run's id, for `DELETE /api/v1/runs/{run_id}`.
 pub const RUN_ID_HEADER: &str = "x-run-id";
+/// The header that carries a streaming run's cancel token; `DELETE` must send it back.
+pub const CANCEL_TOKEN_HEADER: &str = "x-cancel-token";
 
 /// The answer of `POST /api/v1/validate`.
 #[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
@@ -118,7 +120,7 @@ async fn run_to_end(state: &AppState, spec: Spec) -> Result<Json<RunResult>, App
     request_body(content = Spec, description = "The experiment to run"),
     responses(
         (status = 200, content_type = "text/event-stream",
-         description = "One `RunEvent` JSON per `data:` line, ending with `finished` (or an `error` event); header `X-Run-Id`",
+         description = "One `RunEvent` JSON per `data:` line, ending with `finished` (or an `error` event); headers `X-Run-Id` and `X-Cancel-Token` (for `DELETE /api/v1/runs/{run_id}`)",
          body = String),
         (status = 400, description = "Not JSON", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -132,14 +134,17 @@ pub async fn run_stream(
     SpecBody(spec): SpecBody,
 ) -> Result<Response, AppError> {
     let handle = state.coordinator.submit(spec)?;
-    let id = handle.id;
+    let id = HeaderValue::from_str(&handle.id).expect("a run id is hex");
+    let token = HeaderValue::from_str(&handle.token).expect("a token is hex");
     let sse = Sse::new(events(handle)).keep_alive(KeepAlive::default());
     let mut response = sse.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        HeaderName::from_static(RUN_ID_HEADER),
-        HeaderValue::from(id),
-    );
+    headers.insert(HeaderName::from_static(RUN_ID_HEADER), id);
+    let mut token = token;
+    token.set_sensitive(true);
+    headers.insert(HeaderName::from_static(CANCEL_TOKEN_HEADER), token);
+    // The token is for this client only.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // A reverse proxy (nginx) would otherwise hold the events back until the run ends.
     headers.insert(
         HeaderName::from_static("x-accel-buffering"),
@@ -175,26 +180,56 @@ fn error_event(err: AppError) -> Event {
     Event::default().event("error").data(body)
 }
 
-/// Cancel a streaming run.
+/// Cancel a streaming run; only its requester can, with the token it got with the run.
 #[utoipa::path(delete, path = "/api/v1/runs/{run_id}", tag = "runs",
-    params(("run_id" = u64, Path, description = "The `X-Run-Id` of a streaming run")),
+    params(
+        ("run_id" = String, Path, description = "The `X-Run-Id` of a streaming run (32 hex digits)"),
+        ("X-Cancel-Token" = String, Header, description = "The `X-Cancel-Token` the run was started with"),
+    ),
     responses(
         (status = 204, description = "Cancelled"),
+        (status = 403, description = "`forbidden`: the token is missing or is not this run's", body = ErrorBody),
         (status = 404, description = "No such run in progress", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ))]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
-    let cancelled = run_id
-        .parse::<u64>()
-        .is_ok_and(|id| state.coordinator.cancel(id));
-    if cancelled {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::not_found(format!(
-            "no run {run_id:?} is in progress"
-        )))
+    let not_found = || {
+        AppError::not_found(format!("no run {run_id:?} is in progress")).with_fields(vec![
+            FieldProblem {
+                field: "run_id".into(),
+                message: "no run in progress has this id".into(),
+            },
+        ])
+    };
+    if !is_well_formed_run_id(&run_id) {
+        return Err(not_found());
     }
+    let token = headers
+        .get(CANCEL_TOKEN_HEADER)
+        .map(|v| v.to_str().unwrap_or_default());
+    let Some(token) = token else {
+        return Err(forbidden(
+            "missing: send the X-Cancel-Token the run was started with",
+        ));
+    };
+    match state.coordinator.cancel(&run_id, token) {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(CancelError::NotFound) => Err(not_found()),
+        Err(CancelError::WrongToken) => Err(forbidden("does not match the run")),
+    }
+}
+
+fn forbidden(problem: &str) -> AppError {
+    AppError::new(
+        ErrorCode::Forbidden,
+        format!("only the run's requester can cancel it: X-Cancel-Token {problem}"),
+    )
+    .with_fields(vec![FieldProblem {
+        field: "X-Cancel-Token".into(),
+        message: problem.into(),
+    }])
 }

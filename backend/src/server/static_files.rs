@@ -1,15 +1,17 @@
-//! The browser playground at `/`: the built frontend from a directory, or a page that says how to
-//! build it (never a blank page).
+//! The browser playground at `/`: the built frontend from a directory (a `.br` or `.gz` sibling
+//! is sent instead of a file when the client accepts it; validators and cache policy from
+//! `caching`), or a page that says how to build it (never a blank page).
 
 use std::path::{Path, PathBuf};
 
 use axum::handler::HandlerWithoutStateExt;
 use axum::http::StatusCode;
+use axum::middleware::from_fn;
 use axum::response::{Html, IntoResponse};
 use axum::Router;
 use tower_http::services::ServeDir;
 
-use super::AppState;
+use super::{caching, AppState};
 
 /// Serve `dir`; when it holds no `index.html`, answer every page with how to build it.
 pub fn router(dir: PathBuf) -> Router<AppState> {
@@ -20,8 +22,12 @@ pub fn router(dir: PathBuf) -> Router<AppState> {
     };
     let files = ServeDir::new(&dir)
         .append_index_html_on_directories(true)
+        .precompressed_br()
+        .precompressed_gzip()
         .fallback(not_found.into_service());
-    Router::new().fallback_service(files)
+    Router::new()
+        .fallback_service(files)
+        .layer(from_fn(caching::static_file))
 }
 
 fn not_found_page(dir: &Path) -> impl IntoResponse {

@@ -54,10 +54,10 @@ pub fn use_runner(state: &UseReducerHandle<State>) -> Runner {
         let waiting = matches!(state.run, RunPhase::Waiting { .. });
         let dispatcher = state.dispatcher();
         Callback::from(move |_| {
-            if let Some(id) = run_id.clone() {
+            if let Some(run) = run_id.clone() {
                 // The DELETE kills the worker at once; aborting the stream alone would too, later.
                 wasm_bindgen_futures::spawn_local(async move {
-                    let _ = api::cancel(&id).await;
+                    let _ = api::cancel(&run).await;
                 });
             }
             if let Some(abort) = controller.borrow_mut().take() {
