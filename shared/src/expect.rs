@@ -96,7 +96,9 @@ fn grade_one(e: &Expectation, r: &RunResult) -> (bool, String, String) {
         } => {
             let p = propagation.as_deref();
             let expected = mount_words(view, snapshot, target, *present, p);
-            in_view(r, snapshot, view, expected, |v| mount(v, target, *present, p))
+            in_view(r, snapshot, view, expected, |v| {
+                mount(v, target, *present, p)
+            })
         }
         Expectation::Path {
             snapshot,
@@ -107,7 +109,9 @@ fn grade_one(e: &Expectation, r: &RunResult) -> (bool, String, String) {
         } => {
             let c = content.as_deref();
             let expected = path_words(view, snapshot, path, *present, c);
-            in_view(r, snapshot, view, expected, |v| path_check(v, path, *present, c))
+            in_view(r, snapshot, view, expected, |v| {
+                path_check(v, path, *present, c)
+            })
         }
     }
 }
