@@ -10,7 +10,9 @@ use rootlab_shared::Limits;
 use yew::Reducible;
 
 use crate::api::{ApiError, Preset, PresetSummary};
-use crate::model::compare::{self, SideRef};
+use crate::model::compare::SideRef;
+use crate::model::lesson_pair;
+use crate::model::point::{self, Point};
 use crate::model::validation;
 
 /// Something fetched from the server.
@@ -73,6 +75,10 @@ pub struct State {
     /// The spec the shown result ran (the editor may have moved on).
     pub result_spec: Option<Rc<Spec>>,
     pub compare: Option<(SideRef, SideRef)>,
+    /// What the shown result should make obvious, when its shape has a point.
+    pub point: Option<Point>,
+    /// Counts finished runs: the page reveals each new result once.
+    pub runs_done: usize,
 }
 
 impl Default for State {
@@ -92,6 +98,8 @@ impl Default for State {
             result: None,
             result_spec: None,
             compare: None,
+            point: None,
+            runs_done: 0,
         }
     }
 }
@@ -180,9 +188,11 @@ impl State {
     fn end_run(&mut self, outcome: Result<RunResult, ApiError>) {
         match outcome {
             Ok(result) => {
-                self.compare = compare::default_pair(&result);
                 self.result_spec = self.spec.clone().map(Rc::new);
+                self.compare = lesson_pair::default_pair(&result, self.result_spec.as_deref());
+                self.point = point::point(&result, self.result_spec.as_deref());
                 self.result = Some(Rc::new(result));
+                self.runs_done += 1;
                 self.run = RunPhase::Done;
             }
             Err(ApiError::Cancelled) => self.run = RunPhase::Cancelled,

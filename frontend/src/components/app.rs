@@ -10,11 +10,14 @@ use super::gallery::Gallery;
 use super::issues::Issues;
 use super::json_editor::JsonEditor;
 use super::lesson::Lesson;
+use super::point::PointCard;
 use super::results::Results;
 use super::run_bar::RunBar;
 use super::share_bar::ShareBar;
 use crate::api;
-use crate::hooks::{current_link, use_link_sync, use_retry_countdown, use_runner};
+use crate::hooks::{
+    current_link, reveal, use_link_sync, use_retry_countdown, use_reveal, use_runner,
+};
 use crate::model::share::{self, Link, Shared};
 use crate::model::{curl, fields};
 use crate::state::{Action, Pane, Remote, State};
@@ -57,6 +60,10 @@ fn Playground() -> Html {
     use_link_sync(&state, *link_ready);
     use_initial_load(&state, runner.start.clone(), link_ready.setter());
     use_gallery_timing(matches!(state.presets, Remote::Ready(_)));
+    use_reveal(
+        (state.runs_done > 0).then_some(state.runs_done),
+        &["point", "results"],
+    );
 
     let dispatcher = state.dispatcher();
     let on_edit = Callback::from({
@@ -123,7 +130,10 @@ fn Playground() -> Html {
                             <button type="button" class="link" onclick={show(Pane::Compose)}>{ "Open the composer" }</button>
                         </p>
                     }
-                    <Lesson preset={state.preset.clone()} pristine={state.pristine} />
+                    if let (Some(point), Some(_)) = (state.point.clone(), state.result.as_ref()) {
+                        <PointCard {point} on_explain={state.preset.is_some().then(|| Callback::from(|_| open_lesson()))} />
+                    }
+                    <Lesson preset={state.preset.clone()} pristine={state.pristine} collapsed={state.result.is_some()} />
                     if let Some(result) = state.result.clone() {
                         <Results {result} spec={state.result_spec.clone()} pair={state.compare.clone()} {on_compare} />
                     } else {
@@ -135,6 +145,17 @@ fn Playground() -> Html {
                 </section>
             </main>
         </div>
+    }
+}
+
+/// Opens the lesson's full explanation and brings it into view.
+fn open_lesson() {
+    let lesson = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("lesson"));
+    if let Some(lesson) = lesson {
+        let _ = lesson.set_attribute("open", "");
+        reveal(&["lesson"]);
     }
 }
 

@@ -11,6 +11,7 @@ pub mod json_editor;
 pub mod legend;
 pub mod lesson;
 pub mod mount_diff;
+pub mod point;
 pub mod results;
 pub mod run_bar;
 pub mod share_bar;

@@ -12,6 +12,9 @@ pub struct MountDiffProps {
     /// `None` for a side without a mount table (a layer's own tree).
     pub left: Option<Vec<MountRow>>,
     pub right: Option<Vec<MountRow>>,
+    /// The green "nothing leaked" verdict, when a container mounted and the host's table shows none.
+    #[prop_or_default]
+    pub verdict: Option<AttrValue>,
 }
 
 #[function_component]
@@ -28,6 +31,7 @@ pub fn MountDiff(props: &MountDiffProps) -> Html {
             { for leaks.into_iter().filter(|l| { let new = !seen.contains(l); seen.push(*l); new }).map(|l| html! {
                 <p class="leak-callout" role="alert"><strong>{ "⚠ " }</strong>{ l }</p>
             }) }
+            if let Some(v) = &props.verdict { <p class="noleak-callout" role="status"><strong>{ "✔ " }</strong>{ v }</p> }
             <div class="side-by-side">
                 { table(&props.left_label, props.left.as_deref()) }
                 { table(&props.right_label, props.right.as_deref()) }

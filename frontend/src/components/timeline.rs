@@ -34,7 +34,8 @@ fn step(s: &StepResult, result: &RunResult, on_snapshot: &Callback<usize>) -> Ht
         StepOutcome::Error(e) => ("err", e.errno.clone().unwrap_or_else(|| "error".into())),
         StepOutcome::Skipped { .. } => ("skipped", "skipped".to_string()),
     };
-    let snapshot = compare::snapshot_after(result, s.index);
+    let snapshot = compare::snapshot_after(result, s.index)
+        .filter(|n| compare::pair_for_snapshot(result, *n).is_some());
     html! {
         <li class={classes!("tl-step", class)} id={format!("step-{}", s.index + 1)} data-op={s.op.clone()}>
             <div class="tl-head">

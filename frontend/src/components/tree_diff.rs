@@ -76,7 +76,7 @@ pub fn TreeDiff(props: &TreeDiffProps) -> Html {
     html! {
         <div class="tree-diff">
             <p class="diff-summary">
-                { for summary.iter().map(|(c, n)| html! { <span class={classes!("count", c.css())}>{ format!("{n} {}", label(*c)) }</span> }) }
+                { for summary.iter().filter(|(c, n)| *n > 0 || *c != Change::NotCaptured).map(|(c, n)| html! { <span class={classes!("count", c.css())}>{ format!("{n} {}", label(*c)) }</span> }) }
                 { format!(" · {} entries", props.rows.len()) }
                 if virtual_rows { { format!(" · {total} rows open, scroll the tree to see them all") } }
             </p>
@@ -108,7 +108,8 @@ fn label(c: Change) -> &'static str {
         Change::Added => "added",
         Change::Removed => "removed",
         Change::Changed => "changed",
-        Change::Hidden => "hidden by a mount",
+        Change::Hidden => "covered by a mount",
+        Change::NotCaptured => "not captured",
     }
 }
 
@@ -166,6 +167,9 @@ fn name(row: &Row, e: &TreeEntry) -> String {
 fn describe(row: &Row) -> String {
     match row.change {
         Change::Hidden => format!("still there, covered by the mount on {}", row.note),
+        Change::NotCaptured => {
+            "not captured: the other snapshot did not walk this deep".to_string()
+        }
         Change::Changed => format!("changed: {}", row.note),
         c => label(c).to_string(),
     }

@@ -3,8 +3,13 @@
 pub mod compare;
 pub mod curl;
 pub mod fields;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod form;
+pub mod legend;
+pub mod lesson_pair;
 pub mod mounts;
+pub mod point;
 pub mod share;
 pub mod sse;
 pub mod tree;

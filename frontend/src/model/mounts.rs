@@ -125,7 +125,7 @@ fn mark(table: &[MountEntry], change_of: &HashMap<(String, usize), Change>) -> V
 }
 
 /// The mounting steps a container performed successfully, with the fstype they create.
-fn container_mounts<'a>(
+pub fn container_mounts<'a>(
     steps: &'a [Step],
     results: &'a [StepResult],
 ) -> Vec<(&'a str, &'a str, &'a StepResult, Option<&'static str>)> {
@@ -147,6 +147,11 @@ fn mount_target(step: &Step) -> Option<(&str, Option<&'static str>)> {
         Step::Bind { target, .. } => Some((target, None)),
         _ => None,
     }
+}
+
+/// The target of a mounting step.
+pub fn mount_target_of(step: &Step) -> Option<&str> {
+    mount_target(step).map(|(t, _)| t)
 }
 
 fn host_mount_targets(steps: &[Step]) -> Vec<&str> {
