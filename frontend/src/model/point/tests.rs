@@ -104,7 +104,7 @@ fn listings_tell_a_copy_from_a_covered_directory() {
 fn chroot_kernel_and_missing_loader() {
     says(
         &point_of("seed-chroot"),
-        &["bin, lib and lib64", "/root/luoahong/test"],
+        &["bin, lib and lib64", "/root/test"],
     );
     let k = point_of("seed-kernel");
     says(&k, &["same kernel release", "c1", "host"]);
