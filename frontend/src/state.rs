@@ -79,6 +79,12 @@ pub struct State {
     pub point: Option<Point>,
     /// Counts finished runs: the page reveals each new result once.
     pub runs_done: usize,
+    /// The last request could not reach the server (the page polls `/healthz` until it answers).
+    pub server_down: bool,
+    /// That request was a run: run it again when the server is back.
+    pub rerun_after_outage: bool,
+    /// That request fetched a lesson: (its id, run it too), to fetch again when the server is back.
+    pub reopen_after_outage: Option<(String, bool)>,
 }
 
 impl Default for State {
@@ -100,6 +106,9 @@ impl Default for State {
             compare: None,
             point: None,
             runs_done: 0,
+            server_down: false,
+            rerun_after_outage: false,
+            reopen_after_outage: None,
         }
     }
 }
@@ -118,6 +127,14 @@ pub enum Action {
     /// One second of a 429 countdown passed.
     Tick,
     Compare(SideRef, SideRef),
+    /// `/healthz` answered again after a request could not reach the server.
+    ServerBack,
+    /// Fetching lesson `id` (to run it when `run`) failed.
+    PresetFailed {
+        id: String,
+        run: bool,
+        error: ApiError,
+    },
 }
 
 impl Reducible for State {
@@ -127,7 +144,10 @@ impl Reducible for State {
         let mut s = (*self).clone();
         match action {
             Action::PresetsLoaded(Ok(list)) => s.presets = Remote::Ready(list),
-            Action::PresetsLoaded(Err(e)) => s.presets = Remote::Failed(e.message()),
+            Action::PresetsLoaded(Err(e)) => {
+                s.server_down |= matches!(e, ApiError::Network(_));
+                s.presets = Remote::Failed(e.message());
+            }
             Action::LimitsLoaded(limits) => {
                 s.limits = limits;
                 s.revalidate();
@@ -154,6 +174,25 @@ impl Reducible for State {
                 }
             }
             Action::Compare(a, b) => s.compare = Some((a, b)),
+            Action::ServerBack => {
+                s.server_down = false;
+                if s.rerun_after_outage || s.reopen_after_outage.is_some() {
+                    s.rerun_after_outage = false;
+                    s.reopen_after_outage = None;
+                    s.run = RunPhase::Idle;
+                }
+            }
+            Action::PresetFailed { id, run, error } => {
+                if matches!(error, ApiError::Network(_)) {
+                    s.server_down = true;
+                    s.reopen_after_outage = Some((id, run));
+                    s.run = RunPhase::Failed(
+                        "The server is not reachable: the lesson could not be loaded. It loads by itself when the server is back.".into(),
+                    );
+                } else {
+                    s.end_run(Err(error));
+                }
+            }
         }
         Rc::new(s)
     }
@@ -196,6 +235,13 @@ impl State {
                 self.run = RunPhase::Done;
             }
             Err(ApiError::Cancelled) => self.run = RunPhase::Cancelled,
+            Err(ApiError::Network(_)) => {
+                self.server_down = true;
+                self.rerun_after_outage = true;
+                self.run = RunPhase::Failed(
+                    "The server is not reachable: the run did not finish. It runs again by itself when the server is back.".into(),
+                );
+            }
             Err(ApiError::Busy {
                 retry_after,
                 code,

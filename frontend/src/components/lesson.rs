@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use super::point::with_code;
+use super::glossary::rich;
 use crate::api::{lesson_text, PresetSummary};
 
 #[derive(Properties, PartialEq)]
@@ -21,6 +21,7 @@ pub fn Lesson(props: &LessonProps) -> Html {
         return html! {};
     };
     let lesson = lesson_text(preset);
+    let mut seen = Vec::new();
     html! {
         <details class="lesson" id="lesson" tabindex="-1" open={!props.collapsed}>
             <summary>
@@ -28,7 +29,7 @@ pub fn Lesson(props: &LessonProps) -> Html {
                 if props.collapsed { <span class="muted more">{ " · the full explanation" }</span> }
                 if !props.pristine { <span class="badge">{ "edited" }</span> }
             </summary>
-            { for lesson.split("\n\n").map(|para| html! { <p>{ with_code(para) }</p> }) }
+            { for lesson.split("\n\n").map(|para| html! { <p>{ rich(para, "lesson", &mut seen) }</p> }) }
         </details>
     }
 }

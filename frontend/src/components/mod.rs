@@ -6,6 +6,7 @@ pub mod compare;
 pub mod composer;
 pub mod field;
 pub mod gallery;
+pub mod glossary;
 pub mod issues;
 pub mod json_editor;
 pub mod legend;

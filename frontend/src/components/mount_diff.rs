@@ -1,4 +1,5 @@
-//! Two mount tables side by side as findmnt trees (TARGET, SOURCE, FSTYPE, OPTIONS, PROPAGATION),
+//! Two mount tables side by side as findmnt trees (TARGET and PROPAGATION first, so a narrow
+//! screen keeps them in view; FSTYPE, SOURCE, OPTIONS scroll),
 //! differing rows highlighted and a mount that leaked from a container to the host called out.
 
 use yew::prelude::*;
@@ -48,12 +49,12 @@ fn table(label: &str, rows: Option<&[MountRow]>) -> Html {
         return html! { <div class="mount-table"><h4>{ label }</h4><p class="muted">{ "No mount is visible from this root: every mount point lies outside it." }</p></div> };
     }
     html! {
-        <div class="mount-table">
+        <div class="mount-table" tabindex="0" role="region" aria-label={format!("Mount table: {label}")}>
             <h4>{ label }</h4>
             <table class="findmnt">
                 <thead><tr>
-                    <th scope="col">{ "TARGET" }</th><th scope="col">{ "SOURCE" }</th><th scope="col">{ "FSTYPE" }</th>
-                    <th scope="col">{ "OPTIONS" }</th><th scope="col">{ "PROPAGATION" }</th>
+                    <th scope="col">{ "TARGET" }</th><th scope="col">{ "PROPAGATION" }</th><th scope="col">{ "FSTYPE" }</th>
+                    <th scope="col">{ "SOURCE" }</th><th scope="col">{ "OPTIONS" }</th>
                 </tr></thead>
                 <tbody>
                     { for rows.iter().map(row) }
@@ -75,10 +76,10 @@ fn row(r: &MountRow) -> Html {
         <tr class={classes!(change, r.leak.is_some().then_some("leak"))} data-target={m.target.clone()} title={r.leak.clone()}>
             <td class="target" title={m.target.clone()}><span class="tree-lines">{ tree }</span>{ &m.target }
                 if r.leak.is_some() { <span class="badge leak-badge">{ "leaked" }</span> }</td>
-            <td class="source" title={mounts::source_label(m)}>{ mounts::source_label(m) }</td>
+            <td class="propagation">{ mounts::propagation_label(m) }</td>
             <td>{ &m.fstype }</td>
+            <td class="source" title={mounts::source_label(m)}>{ mounts::source_label(m) }</td>
             <td class="options" title={m.options.clone()}>{ &m.options }</td>
-            <td>{ mounts::propagation_label(m) }</td>
         </tr>
     }
 }

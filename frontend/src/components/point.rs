@@ -4,7 +4,10 @@
 use rootlab_shared::result::MountEntry;
 use yew::prelude::*;
 
+use super::glossary::rich;
+
 use crate::model::mounts::{propagation_label, source_label};
+use crate::model::point::entries as count_entries;
 use crate::model::point::{
     EntryLine, Escape, Evidence, Listing, MountLine, MountMark, OutputLine, Point, Refusal,
 };
@@ -23,19 +26,12 @@ pub fn PointCard(props: &PointCardProps) -> Html {
     html! {
         <section id="point" class={classes!("point", p.tone.css())} tabindex="-1" aria-labelledby="point-h">
             <h2 id="point-h" class="kicker">{ "What you should see" }</h2>
-            <p class="point-sentence">{ with_code(&p.sentence) }</p>
+            <p class="point-sentence">{ rich(&p.sentence, "point", &mut Vec::new()) }</p>
             <div class="evidence" data-kind={p.evidence.kind()}>{ evidence(&p.evidence) }</div>
             if let Some(explain) = &props.on_explain {
                 <button type="button" class="link why-link" onclick={explain.reform(|_| ())}>{ "Why? The full explanation" }</button>
             }
         </section>
-    }
-}
-
-/// Text between backticks reads as code.
-pub fn with_code(text: &str) -> Html {
-    html! {
-        { for text.split('`').enumerate().map(|(i, part)| if i % 2 == 1 { html! { <code>{ part }</code> } } else { html! { { part } } }) }
     }
 }
 
@@ -82,11 +78,11 @@ fn refused(r: &Refusal) -> Html {
 
 fn mounts(lines: &[MountLine]) -> Html {
     html! {
-        <div class="ev-scroll">
+        <div class="ev-scroll" tabindex="0" role="region" aria-label="Mount table rows">
             <table class="ev-mounts">
                 <thead><tr>
                     <th scope="col">{ "table" }</th><th scope="col">{ "TARGET" }</th><th scope="col">{ "PROPAGATION" }</th>
-                    <th scope="col">{ "FSTYPE" }</th><th scope="col">{ "SOURCE" }</th>
+                    <th scope="col">{ "FSTYPE" }</th><th scope="col" class="ev-source">{ "SOURCE" }</th>
                 </tr></thead>
                 <tbody>{ for lines.iter().map(mount_line) }</tbody>
             </table>
@@ -123,7 +119,7 @@ fn row_cells(m: &MountEntry) -> Html {
         <>
             <td><code>{ propagation_label(m) }</code></td>
             <td><code>{ &m.fstype }</code></td>
-            <td><code>{ source_label(m) }</code></td>
+            <td class="ev-source"><code>{ source_label(m) }</code></td>
         </>
     }
 }
@@ -158,7 +154,7 @@ fn output(o: &OutputLine) -> Html {
 fn listing(l: &Listing) -> Html {
     html! {
         <div class="ev-box listing" data-actor={l.actor.clone()}>
-            <p class="ev-head"><span class="actor">{ &l.actor }</span>{ format!(" · ls {} · {} entries", l.root, l.names.len()) }</p>
+            <p class="ev-head"><span class="actor">{ &l.actor }</span>{ format!(" · ls {} · {}", l.root, count_entries(l.names.len())) }</p>
             if l.names.is_empty() {
                 <p class="ev-empty">{ "(empty directory)" }</p>
             } else {

@@ -47,7 +47,7 @@ fn step(s: &StepResult, result: &RunResult, on_snapshot: &Callback<usize>) -> Ht
                 <span class="muted dur">{ format!("{:.1} ms", s.duration_us as f64 / 1000.0) }</span>
                 if let Some(n) = snapshot {
                     <button type="button" class="link" onclick={on_snapshot.reform(move |_| n)}
-                        aria-label={format!("Compare the snapshot after step {}", s.index + 1)}>
+                        title={format!("Compare the snapshot after step {}", s.index + 1)}>
                         { format!("snapshot “{}” →", result.snapshots[n].label) }
                     </button>
                 }

@@ -85,6 +85,9 @@ pub fn TreeDiff(props: &TreeDiffProps) -> Html {
                 <table class="tree">
                     <thead><tr><th scope="col">{ &props.left }</th><th scope="col">{ &props.right }</th></tr></thead>
                     <tbody>
+                        if props.rows.is_empty() {
+                            <tr class="row empty-dir"><td><span class="ev-empty">{ "(empty directory)" }</span></td><td><span class="ev-empty">{ "(empty directory)" }</span></td></tr>
+                        }
                         if first > 0 { { spacer(first) } }
                         { for visible[first..last].iter().map(|row| row_html(row, collapsed(row), &toggle)) }
                         if last < total { { spacer(total - last) } }

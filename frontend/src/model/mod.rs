@@ -6,6 +6,9 @@ pub mod fields;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod form;
+pub mod glossary;
+pub mod help;
+pub mod json_pos;
 pub mod legend;
 pub mod lesson_pair;
 pub mod mounts;

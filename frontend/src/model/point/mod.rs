@@ -8,6 +8,8 @@ mod steps;
 mod tests;
 mod trees;
 
+pub use trees::entries;
+
 use rootlab_shared::result::{MountEntry, RunResult};
 use rootlab_shared::spec::Spec;
 

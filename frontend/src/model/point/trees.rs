@@ -158,6 +158,11 @@ fn union(snap: &Snapshot, tree: &Tree) -> Point {
     }
 }
 
+/// `1 entry`, `5 entries`.
+pub fn entries(n: usize) -> String {
+    format!("{n} entr{}", if n == 1 { "y" } else { "ies" })
+}
+
 /// Direct children of a walked tree.
 fn names(tree: &Tree) -> Vec<String> {
     tree.entries
@@ -185,16 +190,16 @@ pub fn listings(result: &RunResult) -> Option<Point> {
     let covered = other.1.entries.is_empty() && cover.is_some();
     let sentence = if h == o {
         format!(
-            "{}'s {root} lists the same {} entries as the host's: a new mount namespace starts as a copy, and nothing was mounted.",
+            "{}'s {root} lists the same {} as the host's: a new mount namespace starts as a copy, and nothing was mounted.",
             other.0.actor,
-            h.len()
+            entries(h.len())
         )
     } else if covered {
         format!(
-            "{}'s {root} is empty: the new {} mounted there covers the directory, while the host's {root} still holds its {} entries.",
+            "{}'s {root} is empty: the new {} mounted there covers the directory, while the host's {root} still holds its {}.",
             other.0.actor,
             cover.map(|m| m.fstype.as_str()).unwrap_or("mount"),
-            h.len()
+            entries(h.len())
         )
     } else {
         format!("{}'s {root} and the host's differ.", other.0.actor)
