@@ -139,6 +139,7 @@ for (const size of [{ width: 1280, height: 720 }, { width: 390, height: 844 }]) 
         if (want.tone) assert.ok(await page.locator(`.point.${want.tone}`).count(), `the card reads ${want.tone}`);
         const removed = await page.locator('.diff-summary .count.removed').innerText();
         assert.equal(removed.trim(), '0 removed', 'no false "removed" in the default comparison');
+        assert.equal(await page.locator('.findmnt tr.removed').count(), 0, 'no mount row shown as removed');
         assert.equal(await page.locator('.lesson[open]').count(), 0, 'the full explanation is folded, one click away');
       });
     }

@@ -127,7 +127,7 @@ fn mount_rows(
     let r = compare::mounts(&props.result, right);
     let (mut lr, mut rr) = match (l, r) {
         (Some((_, a)), Some((_, b))) => {
-            let (x, y) = mounts::diff(a, b);
+            let (x, y) = mounts::diff_tables(a, b);
             (Some(x), Some(y))
         }
         (Some((_, a)), None) => (Some(mounts::diff(a, a).0), None),
