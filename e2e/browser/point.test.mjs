@@ -85,7 +85,7 @@ const EVIDENCE = {
       const release = (s) => s.trim().split(/\s+/).pop();
       const c1 = release(await text(page, '.ev-box.output[data-actor="c1"] .ev-stdout'));
       assert.equal(release(await text(page, '.ev-box.output[data-actor="host"] .ev-stdout')), c1, 'one kernel release');
-      return ['same kernel release', c1];
+      return ['same kernel release', c1, 'no kernel image'];
     },
   },
   'seed-union': {

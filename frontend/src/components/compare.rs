@@ -67,14 +67,15 @@ pub fn Compare(props: &CompareProps) -> Html {
                 { picker("right", "Right", &choices, &right, props.on_compare.reform({ let left = left.clone(); move |r| (left.clone(), r) })) }
             </div>
             if left == right {
-                <p class="muted same-sides">{ "One snapshot only: both sides show it. Pick another side above to compare." }</p>
+                <p class="muted same-sides">{ "The same side is picked twice: it is shown once. Pick another side above to compare." }</p>
             }
             <Legend {present} />
             <h3>{ "File trees" }</h3>
-            <TreeDiff rows={rows} left={label(&left)} right={label(&right)} />
+            <TreeDiff rows={rows} left={label(&left)} right={label(&right)} single={left == right} />
             if left_mounts.is_some() || right_mounts.is_some() {
                 <h3>{ "Mount tables" }</h3>
-                <MountDiff left_label={label(&left)} right_label={label(&right)} left={left_mounts} right={right_mounts} {verdict} />
+                <MountDiff left_label={label(&left)} right_label={label(&right)} left={left_mounts}
+                    right={if left == right { None } else { right_mounts }} single={left == right} {verdict} />
             }
         </section>
     }

@@ -1,4 +1,4 @@
-//! The experiment form: title, lab host (image, root propagation, files), layers (entries) and
+//! The experiment form: title, host (image, root propagation, files), layers (entries) and
 //! steps (add, remove, reorder, per-op fields). It edits the spec's JSON, so the editor beside it
 //! and the validator always see the same document.
 
@@ -58,7 +58,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
                 <button type="button" id="start-blank" class="secondary small" onclick={props.on_edit.reform(|_| BLANK.to_string())}>{ "Start blank" }</button>
             </div>
             <fieldset class="host">
-                <legend>{ "Lab host" }</legend>
+                <legend>{ "Host" }</legend>
                 <div class="form-row">
                     { ctx.field("host.image", "Image", Kind::Choice(form::IMAGES), &[]) }
                     { ctx.field("host.root_propagation", "Propagation of /", Kind::Choice(form::PROPAGATIONS), &[]) }

@@ -16,6 +16,9 @@ pub struct MountDiffProps {
     /// The green "nothing leaked" verdict, when a container mounted and the host's table shows none.
     #[prop_or_default]
     pub verdict: Option<AttrValue>,
+    /// Both sides are the same: show the left table alone.
+    #[prop_or_default]
+    pub single: bool,
 }
 
 #[function_component]
@@ -35,7 +38,7 @@ pub fn MountDiff(props: &MountDiffProps) -> Html {
             if let Some(v) = &props.verdict { <p class="noleak-callout" role="status"><strong>{ "✔ " }</strong>{ v }</p> }
             <div class="side-by-side">
                 { table(&props.left_label, props.left.as_deref()) }
-                { table(&props.right_label, props.right.as_deref()) }
+                if !props.single { { table(&props.right_label, props.right.as_deref()) } }
             </div>
         </div>
     }

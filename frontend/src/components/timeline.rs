@@ -40,7 +40,11 @@ fn step(s: &StepResult, result: &RunResult, on_snapshot: &Callback<usize>) -> Ht
         <li class={classes!("tl-step", class)} id={format!("step-{}", s.index + 1)} data-op={s.op.clone()}>
             <div class="tl-head">
                 <span class="num">{ s.index + 1 }</span>
-                <span class="actor">{ &s.actor }</span>
+                if s.actor == "engine" {
+                    <span class="actor" title="taken by rootlab itself, outside every container">{ "rootlab" }</span>
+                } else {
+                    <span class="actor">{ &s.actor }</span>
+                }
                 <code class="op">{ &s.op }</code>
                 <code class="command">{ &s.command }</code>
                 <span class={classes!("verdict", class)}>{ verdict }</span>

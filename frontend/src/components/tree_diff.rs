@@ -17,6 +17,9 @@ pub struct TreeDiffProps {
     /// Start with every directory open (the benchmark, and small trees).
     #[prop_or_default]
     pub expand_all: bool,
+    /// Both sides are the same: one column.
+    #[prop_or_default]
+    pub single: bool,
 }
 
 /// Small trees open fully; in big ones only directories with a difference below start open.
@@ -83,13 +86,14 @@ pub fn TreeDiff(props: &TreeDiffProps) -> Html {
             <div class={classes!("tree-scroll", virtual_rows.then_some("virtual"))} onscroll={virtual_rows.then_some(onscroll)}
                 tabindex={virtual_rows.then_some("0")} aria-label={virtual_rows.then_some("File tree comparison, scrollable")}>
                 <table class="tree">
-                    <thead><tr><th scope="col">{ &props.left }</th><th scope="col">{ &props.right }</th></tr></thead>
+                    <thead><tr><th scope="col">{ &props.left }</th>if !props.single { <th scope="col">{ &props.right }</th> }</tr></thead>
                     <tbody>
                         if props.rows.is_empty() {
-                            <tr class="row empty-dir"><td><span class="ev-empty">{ "(empty directory)" }</span></td><td><span class="ev-empty">{ "(empty directory)" }</span></td></tr>
+                            <tr class="row empty-dir"><td><span class="ev-empty">{ "(empty directory)" }</span></td>
+                                if !props.single { <td><span class="ev-empty">{ "(empty directory)" }</span></td> }</tr>
                         }
                         if first > 0 { { spacer(first) } }
-                        { for visible[first..last].iter().map(|row| row_html(row, collapsed(row), &toggle)) }
+                        { for visible[first..last].iter().map(|row| row_html(row, collapsed(row), &toggle, props.single)) }
                         if last < total { { spacer(total - last) } }
                     </tbody>
                 </table>
@@ -116,12 +120,12 @@ fn label(c: Change) -> &'static str {
     }
 }
 
-fn row_html(row: &Row, collapsed: bool, toggle: &Callback<String>) -> Html {
+fn row_html(row: &Row, collapsed: bool, toggle: &Callback<String>, single: bool) -> Html {
     let title = describe(row);
     html! {
         <tr class={classes!("row", row.change.css(), row.changes_below.then_some("has-changes"))} data-path={row.rel.clone()} title={title}>
             <td>{ cell(row, row.left.as_ref(), collapsed, Some(toggle)) }</td>
-            <td>{ cell(row, row.right.as_ref(), collapsed, None) }</td>
+            if !single { <td>{ cell(row, row.right.as_ref(), collapsed, None) }</td> }
         </tr>
     }
 }

@@ -128,8 +128,22 @@ pub fn same_command(result: &RunResult) -> Option<Point> {
         let root = root_change(result, &a.actor, result.steps.len());
         let own = root.map(|_| ", inside its own rootfs,").unwrap_or("");
         if release(a) == release(b) {
+            let root = root_listing(result, &a.actor)
+                .filter(|names| {
+                    !names
+                        .iter()
+                        .any(|n| n == "boot" || n.starts_with("vmlinuz"))
+                })
+                .map(|names| {
+                    format!(
+                        " {}'s / holds only {}: no kernel image.",
+                        a.actor,
+                        and_list(&names)
+                    )
+                })
+                .unwrap_or_default();
             format!(
-                "{}{own} prints the same kernel release as {}: {}. Every container runs on the host's kernel; a rootfs holds none.",
+                "{}{own} prints the same kernel release as {}: {}. Every container runs on the host's kernel.{root}",
                 a.actor, b.actor, release(a)
             )
         } else {
@@ -154,6 +168,22 @@ pub fn same_command(result: &RunResult) -> Option<Point> {
         sentence,
         evidence: Evidence::Outputs(pair),
     })
+}
+
+/// The names directly under `/` in `actor`'s latest walk of `/`.
+fn root_listing(result: &RunResult, actor: &str) -> Option<Vec<String>> {
+    let tree = result.snapshots.iter().rev().find_map(|s| {
+        let view = s.views.iter().find(|v| v.actor == actor)?;
+        view.trees.iter().find(|t| t.root == "/")
+    })?;
+    Some(
+        tree.entries
+            .iter()
+            .filter_map(|e| e.path.strip_prefix('/'))
+            .filter(|p| !p.is_empty() && !p.contains('/'))
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 /// What a program printed after its actor chrooted: `ls /` shows only the rootfs built by hand.

@@ -107,7 +107,15 @@ fn chroot_kernel_and_missing_loader() {
         &["bin, lib and lib64", "/root/test"],
     );
     let k = point_of("seed-kernel");
-    says(&k, &["same kernel release", "c1", "host"]);
+    says(
+        &k,
+        &[
+            "same kernel release",
+            "c1",
+            "host",
+            "c1's / holds only bin, lib and lib64: no kernel image",
+        ],
+    );
     let Evidence::Outputs(o) = &k.evidence else {
         panic!()
     };
