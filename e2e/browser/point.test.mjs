@@ -112,6 +112,9 @@ const EVIDENCE = {
   },
 };
 
+/** Names only the course's authors and rootlab's own code use. */
+const INTERNAL = /\bthe seed\b|\bseed's\b|\bns\.c\b|luoahong|\blab host\b|\bengine\b/i;
+
 /** The element's box lies inside the viewport (what a person sees without scrolling). */
 async function assertOnFirstScreen(page, selector, size) {
   const box = await page.locator(selector).first().boundingBox();
@@ -141,6 +144,9 @@ for (const size of [{ width: 1280, height: 720 }, { width: 390, height: 844 }]) 
         assert.equal(removed.trim(), '0 removed', 'no false "removed" in the default comparison');
         assert.equal(await page.locator('.findmnt tr.removed').count(), 0, 'no mount row shown as removed');
         assert.equal(await page.locator('.lesson[open]').count(), 0, 'the full explanation is folded, one click away');
+        await page.locator('.lesson summary').click();
+        const shown = await page.locator('.right').innerText();
+        assert.doesNotMatch(shown, INTERNAL, `no course-internal name on screen: ${shown.match(INTERNAL)?.[0]} in …${shown.slice(Math.max(0, shown.search(INTERNAL) - 80), shown.search(INTERNAL) + 40)}…`);
       });
     }
     assert.deepEqual(browser.errors, [], 'no page errors');
@@ -155,6 +161,20 @@ test('the full explanation opens from the card', async () => {
   await page.locator('#point .why-link').click();
   assert.equal(await page.locator('.lesson[open]').count(), 1);
   assert.match(await page.locator('.lesson').innerText(), /MS_PRIVATE|make-rprivate|private/);
+});
+
+test('a term in the card opens its meaning, and Escape closes it', async () => {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await openGallery(page);
+  await page.locator('.card[data-preset="seed-layers"] .run-preset').click();
+  assert.equal(await runEnded(page), 'done');
+  const term = page.locator('.point-sentence button.term', { hasText: 'whiteout' });
+  await term.click();
+  const pop = page.locator('#g-point-whiteout');
+  assert.ok(await pop.evaluate((el) => el.matches(':popover-open')), 'the meaning is open');
+  assert.match(await pop.innerText(), /hides a file deleted from a lower layer/);
+  await page.keyboard.press('Escape');
+  assert.ok(!(await pop.evaluate((el) => el.matches(':popover-open'))), 'Escape closes it');
 });
 
 test('keyboard only: Tab to a lesson\'s Run, Enter, and focus lands on the result', async () => {
