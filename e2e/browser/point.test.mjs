@@ -177,6 +177,15 @@ test('a term in the card opens its meaning, and Escape closes it', async () => {
   assert.ok(!(await pop.evaluate((el) => el.matches(':popover-open'))), 'Escape closes it');
 });
 
+test('the PROPAGATION column says what shared:N and master:N mean', async () => {
+  await openGallery(page);
+  await page.locator('.card[data-preset="seed-propagation-slave"] .run-preset').click();
+  assert.equal(await runEnded(page), 'done');
+  await page.locator('.ev-mounts th button.term').click();
+  assert.match(await page.locator('#g-point-propagation').innerText(), /shared:N[\s\S]*master:N/);
+  await page.keyboard.press('Escape');
+});
+
 test('keyboard only: Tab to a lesson\'s Run, Enter, and focus lands on the result', async () => {
   await page.setViewportSize({ width: 1280, height: 720 });
   await openGallery(page);

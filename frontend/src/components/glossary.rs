@@ -42,3 +42,17 @@ fn terms(text: &str, block: &str, seen: &mut Vec<&'static str>) -> Html {
         .collect();
     html! { <>{ for parts }</> }
 }
+
+/// A column header that explains PROPAGATION's `shared:N` and `master:N` (`id` unique on the page).
+pub fn propagation_header(id: &str) -> Html {
+    let pop = format!("g-{id}-propagation");
+    html! {
+        <>
+            <button type="button" class="term" popovertarget={pop.clone()} aria-label="PROPAGATION: what it means">{ "PROPAGATION" }</button>
+            <span popover="auto" id={pop} class="term-pop" role="note">
+                <strong>{ "PROPAGATION" }</strong>
+                { ": shared:N, the mount is in peer group N and mount events under it are replayed in every other member; master:N, it receives group N's events but sends none back (a slave); private, events travel neither way." }
+            </span>
+        </>
+    }
+}

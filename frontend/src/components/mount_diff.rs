@@ -4,6 +4,7 @@
 
 use yew::prelude::*;
 
+use super::glossary::propagation_header;
 use crate::model::mounts::{self, MountRow};
 
 #[derive(Properties, PartialEq)]
@@ -37,14 +38,14 @@ pub fn MountDiff(props: &MountDiffProps) -> Html {
             }) }
             if let Some(v) = &props.verdict { <p class="noleak-callout" role="status"><strong>{ "✔ " }</strong>{ v }</p> }
             <div class="side-by-side">
-                { table(&props.left_label, props.left.as_deref()) }
-                if !props.single { { table(&props.right_label, props.right.as_deref()) } }
+                { table(&props.left_label, "left", props.left.as_deref()) }
+                if !props.single { { table(&props.right_label, "right", props.right.as_deref()) } }
             </div>
         </div>
     }
 }
 
-fn table(label: &str, rows: Option<&[MountRow]>) -> Html {
+fn table(label: &str, side: &str, rows: Option<&[MountRow]>) -> Html {
     let Some(rows) = rows else {
         return html! { <div class="mount-table"><h4>{ label }</h4><p class="muted">{ "A layer is a plain directory: it has no mount table of its own." }</p></div> };
     };
@@ -56,7 +57,7 @@ fn table(label: &str, rows: Option<&[MountRow]>) -> Html {
             <h4>{ label }</h4>
             <table class="findmnt">
                 <thead><tr>
-                    <th scope="col">{ "TARGET" }</th><th scope="col">{ "PROPAGATION" }</th><th scope="col">{ "FSTYPE" }</th>
+                    <th scope="col">{ "TARGET" }</th><th scope="col">{ propagation_header(&format!("mt-{}", side)) }</th><th scope="col">{ "FSTYPE" }</th>
                     <th scope="col">{ "SOURCE" }</th><th scope="col">{ "OPTIONS" }</th>
                 </tr></thead>
                 <tbody>

@@ -4,7 +4,7 @@
 use rootlab_shared::result::MountEntry;
 use yew::prelude::*;
 
-use super::glossary::rich;
+use super::glossary::{propagation_header, rich};
 
 use crate::model::mounts::{propagation_label, source_label};
 use crate::model::point::entries as count_entries;
@@ -81,7 +81,7 @@ fn mounts(lines: &[MountLine]) -> Html {
         <div class="ev-scroll" tabindex="0" role="region" aria-label="Mount table rows">
             <table class="ev-mounts">
                 <thead><tr>
-                    <th scope="col">{ "table" }</th><th scope="col">{ "TARGET" }</th><th scope="col">{ "PROPAGATION" }</th>
+                    <th scope="col">{ "table" }</th><th scope="col">{ "TARGET" }</th><th scope="col">{ propagation_header("point") }</th>
                     <th scope="col">{ "FSTYPE" }</th><th scope="col" class="ev-source">{ "SOURCE" }</th>
                 </tr></thead>
                 <tbody>{ for lines.iter().map(mount_line) }</tbody>
