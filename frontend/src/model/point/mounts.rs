@@ -82,7 +82,7 @@ pub fn propagation(result: &RunResult, spec: &Spec) -> Option<Point> {
         )
     } else {
         let why = private_step(result, container)
-            .map(|c| format!(" (it ran {c} first)"))
+            .map(|c| format!(" (it ran `{c}` first)"))
             .unwrap_or_default();
         let mut s = format!(
             "Nothing leaked: {container}'s mount on {target} stayed in {container}{why}; the host's table in “{}” has no {target} mount from it.",

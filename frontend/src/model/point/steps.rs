@@ -143,7 +143,7 @@ pub fn same_command(result: &RunResult) -> Option<Point> {
                 })
                 .unwrap_or_default();
             format!(
-                "{}{own} prints the same kernel release as {}: {}. Every container runs on the host's kernel.{root}",
+                "{}{own} prints the same kernel release as {}: `{}`. Every container runs on the host's kernel.{root}",
                 a.actor, b.actor, release(a)
             )
         } else {
