@@ -50,10 +50,11 @@ test('Start blank empties the experiment', async () => {
 
 test('the JSON editor numbers its lines and a syntax error jumps to its place', async () => {
   await composer();
-  await page.locator('#f-json').fill('{\n  "version": 1,\n  "steps": [\n    { "op": "container" "name": "c1" }\n  ]\n}');
+  await page.locator('#f-json').fill('{\n  "version": 1\n  "steps": [\n    { "op": "container" "name": "c1" }\n  ]\n}');
   assert.equal((await page.locator('.json-wrap .gutter').innerText()).trim().split('\n').join(','), '1,2,3,4,5,6');
-  const issue = page.locator('.issues li[data-line]');
-  assert.equal(await issue.getAttribute('data-line'), '4');
+  const issues = page.locator('.issues li[data-line]');
+  assert.deepEqual(await issues.evaluateAll((li) => li.map((l) => l.dataset.line)), ['3', '4'], 'every syntax error, not only the first');
+  const issue = issues.nth(1);
   await issue.locator('button').click();
   const caret = await page.locator('#f-json').evaluate((t) => ({
     focused: document.activeElement === t,

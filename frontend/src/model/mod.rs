@@ -8,6 +8,7 @@ pub(crate) mod fixtures;
 pub mod form;
 pub mod glossary;
 pub mod help;
+pub mod json_lint;
 pub mod json_pos;
 pub mod legend;
 pub mod lesson_pair;
