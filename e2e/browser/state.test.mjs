@@ -58,6 +58,8 @@ test('the result of another experiment is dimmed, with a banner that says so', a
 
 test('server down: "not reachable" with Retry, then the run goes through when it is back', async () => {
   await openGallery(page);
+  await page.locator('.card[data-preset="seed-tmpfs"] .run-preset').click();
+  assert.equal(await runEnded(page), 'done');
   const down = (route) => route.abort('connectionrefused');
   await page.route('**/api/v1/**', down);
   await page.route('**/healthz', down);
@@ -66,6 +68,8 @@ test('server down: "not reachable" with Retry, then the run goes through when it
   assert.match(await page.locator('.server-down').innerText(), /not reachable/);
   assert.doesNotMatch(await page.locator('.right').innerText(), /TypeError|JsValue|Failed to fetch/, 'no raw browser error');
   assert.ok(await page.locator('#retry').isVisible());
+  assert.match(await page.locator('.stale-banner').innerText(), /last run failed[\s\S]*run before it/, "the previous result is not passed off as this run's");
+  assert.ok(await page.locator('.stale #results').count(), 'and it is dimmed');
   await shot(page, 'server-down');
   await page.unroute('**/api/v1/**', down);
   await page.unroute('**/healthz', down);
