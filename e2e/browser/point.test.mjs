@@ -112,6 +112,19 @@ const EVIDENCE = {
   },
 };
 
+/** Where each legend mark shows in the comparison. */
+const MARKED = {
+  added: '.tree tr.added, .findmnt tr.added',
+  removed: '.tree tr.removed, .findmnt tr.removed',
+  changed: '.tree tr.changed, .findmnt tr.changed',
+  hidden: '.tree tr.hidden',
+  'not-captured': '.tree tr.not-captured',
+  ghost: '.tree .entry.ghost',
+  opaque: '.tree .entry.opaque',
+  leak: '.findmnt tr.leak',
+  layer: '.tree .badge.layer',
+};
+
 /** Names only the course's authors and rootlab's own code use. */
 const INTERNAL = /\bthe seed\b|\bseed's\b|\bns\.c\b|luoahong|\blab host\b|\bengine\b/i;
 
@@ -143,6 +156,9 @@ for (const size of [{ width: 1280, height: 720 }, { width: 390, height: 844 }]) 
         const removed = await page.locator('.diff-summary .count.removed').innerText();
         assert.equal(removed.trim(), '0 removed', 'no false "removed" in the default comparison');
         assert.equal(await page.locator('.findmnt tr.removed').count(), 0, 'no mount row shown as removed');
+        for (const mark of await page.locator('.legend li').evaluateAll((li) => li.map((l) => l.dataset.mark))) {
+          assert.ok(await page.locator(MARKED[mark]).count() > 0, `the legend explains "${mark}", which the comparison shows`);
+        }
         assert.equal(await page.locator('.lesson[open]').count(), 0, 'the full explanation is folded, one click away');
         await page.locator('.lesson summary').click();
         const shown = await page.locator('.right').innerText();
