@@ -79,3 +79,18 @@ test('server down: "not reachable" with Retry, then the run goes through when it
   await shot(page, 'server-back');
   assert.match(await page.locator('.point-sentence').innerText(), /same \d+ entries/);
 });
+
+test('a page opened while the server is down shows the lessons by itself once it is back', async () => {
+  const down = (route) => route.abort('connectionrefused');
+  await page.route('**/api/v1/**', down);
+  await page.route('**/healthz', down);
+  await page.goto(`${BASE}/`);
+  await page.locator('main[data-presets="failed"]').waitFor();
+  assert.match(await page.locator('.server-down').innerText(), /not reachable[\s\S]*every 3 seconds/);
+  await page.unroute('**/api/v1/**', down);
+  await page.unroute('**/healthz', down);
+  // No click: the page polls /healthz and reloads the gallery.
+  await page.locator('main[data-presets="ready"]').waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('.server-down').count(), 0);
+  assert.ok(await page.locator('.gallery .card').count() > 5);
+});
