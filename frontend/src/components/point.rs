@@ -158,7 +158,7 @@ fn listing(l: &Listing) -> Html {
             if l.names.is_empty() {
                 <p class="ev-empty">{ "(empty directory)" }</p>
             } else {
-                <ul class="ev-names">{ for l.names.iter().map(|n| html! { <li><code>{ n }</code></li> }) }</ul>
+                <ul class="ev-names">{ for l.names.iter().map(|n| html! { <li><code title={n.clone()}>{ n }</code></li> }) }</ul>
             }
         </div>
     }
