@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser playground into frontend/dist, installing what is missing first:
 # the wasm32 target, trunk 0.21.14 and the wasm-bindgen CLI at the version Cargo.lock pins.
-# Works offline once those are installed (trunk runs with --offline; no wasm-opt).
+# Works offline once those are installed (trunk runs with --offline; no wasm-opt), and writes a
+# .br and a .gz beside each file of the app.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -34,4 +35,24 @@ cd "$here"
 export CARGO_PROFILE_RELEASE_WASM_STRIP=symbols
 trunk build --release --offline "$@"
 wasm="$(ls dist/*_bg.wasm)"
-echo "built $here/dist: $(wc -c < "$wasm") bytes wasm, $(gzip -9 -c "$wasm" | wc -c) bytes gzipped"
+
+# Precompressed copies beside each file (name.br, name.gz), for a server that serves them by
+# Accept-Encoding instead of compressing on every request. Brotli from Debian's `brotli`, else
+# Node's zlib (the browser tests' Node), else gzip alone.
+brotli_file() {
+  if command -v brotli >/dev/null; then
+    brotli -q 11 -f -k -o "$1.br" "$1"
+  elif command -v node >/dev/null; then
+    node -e 'const z = require("zlib"), fs = require("fs"); const f = process.argv[1];
+      fs.writeFileSync(f + ".br", z.brotliCompressSync(fs.readFileSync(f), { params: {
+        [z.constants.BROTLI_PARAM_QUALITY]: 11, [z.constants.BROTLI_PARAM_SIZE_HINT]: fs.statSync(f).size } }));' "$1"
+  fi
+}
+for f in dist/*.wasm dist/*.js dist/*.css dist/*.html; do
+  [ -f "$f" ] || continue
+  gzip -9 -n -k -f "$f"
+  brotli_file "$f"
+done
+sum() { cat "$@" 2>/dev/null | wc -c; }
+echo "built $here/dist: $(wc -c < "$wasm") bytes wasm, $(wc -c < "$wasm.gz") gzipped, $(sum "$wasm.br") brotli;" \
+  "whole app $(sum dist/*.gz) bytes gzipped, $(sum dist/*.br) brotli"

@@ -56,7 +56,7 @@ impl ApiError {
                 code,
                 message,
             } => format!("{message} ({code}, HTTP {status})"),
-            ApiError::Network(message) => format!("cannot reach the server: {message}"),
+            ApiError::Network(_) => "the server is not reachable".to_string(),
             ApiError::Cancelled => "cancelled".to_string(),
         }
     }

@@ -10,7 +10,9 @@ use rootlab_shared::Limits;
 use yew::Reducible;
 
 use crate::api::{ApiError, Preset, PresetSummary, RunTicket};
-use crate::model::compare::{self, SideRef};
+use crate::model::compare::SideRef;
+use crate::model::lesson_pair;
+use crate::model::point::{self, Point};
 use crate::model::validation;
 
 /// Something fetched from the server.
@@ -73,6 +75,16 @@ pub struct State {
     /// The spec the shown result ran (the editor may have moved on).
     pub result_spec: Option<Rc<Spec>>,
     pub compare: Option<(SideRef, SideRef)>,
+    /// What the shown result should make obvious, when its shape has a point.
+    pub point: Option<Point>,
+    /// Counts finished runs: the page reveals each new result once.
+    pub runs_done: usize,
+    /// The last request could not reach the server (the page polls `/healthz` until it answers).
+    pub server_down: bool,
+    /// That request was a run: run it again when the server is back.
+    pub rerun_after_outage: bool,
+    /// That request fetched a lesson: (its id, run it too), to fetch again when the server is back.
+    pub reopen_after_outage: Option<(String, bool)>,
 }
 
 impl Default for State {
@@ -92,6 +104,11 @@ impl Default for State {
             result: None,
             result_spec: None,
             compare: None,
+            point: None,
+            runs_done: 0,
+            server_down: false,
+            rerun_after_outage: false,
+            reopen_after_outage: None,
         }
     }
 }
@@ -110,6 +127,14 @@ pub enum Action {
     /// One second of a 429 countdown passed.
     Tick,
     Compare(SideRef, SideRef),
+    /// `/healthz` answered again after a request could not reach the server.
+    ServerBack,
+    /// Fetching lesson `id` (to run it when `run`) failed.
+    PresetFailed {
+        id: String,
+        run: bool,
+        error: ApiError,
+    },
 }
 
 impl Reducible for State {
@@ -119,7 +144,10 @@ impl Reducible for State {
         let mut s = (*self).clone();
         match action {
             Action::PresetsLoaded(Ok(list)) => s.presets = Remote::Ready(list),
-            Action::PresetsLoaded(Err(e)) => s.presets = Remote::Failed(e.message()),
+            Action::PresetsLoaded(Err(e)) => {
+                s.server_down |= matches!(e, ApiError::Network(_));
+                s.presets = Remote::Failed(e.message());
+            }
             Action::LimitsLoaded(limits) => {
                 s.limits = limits;
                 s.revalidate();
@@ -146,6 +174,25 @@ impl Reducible for State {
                 }
             }
             Action::Compare(a, b) => s.compare = Some((a, b)),
+            Action::ServerBack => {
+                s.server_down = false;
+                if s.rerun_after_outage || s.reopen_after_outage.is_some() {
+                    s.rerun_after_outage = false;
+                    s.reopen_after_outage = None;
+                    s.run = RunPhase::Idle;
+                }
+            }
+            Action::PresetFailed { id, run, error } => {
+                if matches!(error, ApiError::Network(_)) {
+                    s.server_down = true;
+                    s.reopen_after_outage = Some((id, run));
+                    s.run = RunPhase::Failed(
+                        "The server is not reachable: the lesson could not be loaded. It loads by itself when the server is back.".into(),
+                    );
+                } else {
+                    s.end_run(Err(error));
+                }
+            }
         }
         Rc::new(s)
     }
@@ -180,12 +227,21 @@ impl State {
     fn end_run(&mut self, outcome: Result<RunResult, ApiError>) {
         match outcome {
             Ok(result) => {
-                self.compare = compare::default_pair(&result);
                 self.result_spec = self.spec.clone().map(Rc::new);
+                self.compare = lesson_pair::default_pair(&result, self.result_spec.as_deref());
+                self.point = point::point(&result, self.result_spec.as_deref());
                 self.result = Some(Rc::new(result));
+                self.runs_done += 1;
                 self.run = RunPhase::Done;
             }
             Err(ApiError::Cancelled) => self.run = RunPhase::Cancelled,
+            Err(ApiError::Network(_)) => {
+                self.server_down = true;
+                self.rerun_after_outage = true;
+                self.run = RunPhase::Failed(
+                    "The server is not reachable: the run did not finish. It runs again by itself when the server is back.".into(),
+                );
+            }
             Err(ApiError::Busy {
                 retry_after,
                 code,

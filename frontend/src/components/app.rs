@@ -10,14 +10,18 @@ use super::gallery::Gallery;
 use super::issues::Issues;
 use super::json_editor::JsonEditor;
 use super::lesson::Lesson;
+use super::point::PointCard;
 use super::results::Results;
 use super::run_bar::RunBar;
 use super::share_bar::ShareBar;
 use crate::api;
-use crate::hooks::{current_link, use_link_sync, use_retry_countdown, use_runner};
-use crate::model::share::{self, Link, Shared};
+use crate::hooks::{
+    apply_link, current_link, reveal, use_history, use_link_sync, use_retry_countdown, use_reveal,
+    use_runner, use_server_watch,
+};
+use crate::model::share;
 use crate::model::{curl, fields};
-use crate::state::{Action, Pane, Remote, State};
+use crate::state::{Action, Pane, Remote, RunPhase, State};
 
 fn location() -> (String, String) {
     let loc = web_sys::window().map(|w| w.location());
@@ -53,10 +57,16 @@ fn Playground() -> Html {
     let state = use_reducer(State::default);
     let runner = use_runner(&state);
     use_retry_countdown(&state, runner.start.clone());
+    let retry = use_server_watch(&state, runner.start.clone());
+    use_history(&state, runner.start.clone());
     let link_ready = use_state(|| false);
     use_link_sync(&state, *link_ready);
     use_initial_load(&state, runner.start.clone(), link_ready.setter());
     use_gallery_timing(matches!(state.presets, Remote::Ready(_)));
+    use_reveal(
+        (state.runs_done > 0).then_some(state.runs_done),
+        &["point", "results"],
+    );
 
     let dispatcher = state.dispatcher();
     let on_edit = Callback::from({
@@ -116,6 +126,13 @@ fn Playground() -> Html {
                     }
                 </aside>
                 <section class="right" aria-label="Run and result">
+                    if state.server_down {
+                        <div class="server-down" role="alert">
+                            <strong>{ "The server is not reachable." }</strong>
+                            { " Checking again every 3 seconds… " }
+                            <button type="button" id="retry" class="small" onclick={retry.reform(|_| ())}>{ "Retry now" }</button>
+                        </div>
+                    }
                     <RunBar phase={state.run.clone()} blocked={!issues.is_empty()} {on_run} on_cancel={runner.cancel.clone()} />
                     if !issues.is_empty() && !compose {
                         <p class="error inline-issues" role="alert">
@@ -123,18 +140,62 @@ fn Playground() -> Html {
                             <button type="button" class="link" onclick={show(Pane::Compose)}>{ "Open the composer" }</button>
                         </p>
                     }
-                    <Lesson preset={state.preset.clone()} pristine={state.pristine} />
+                    if let Some(why) = stale(&state) {
+                        <p class="stale-banner" role="status">{ why }</p>
+                    }
+                    if let (Some(point), Some(_)) = (state.point.clone(), state.result.as_ref()) {
+                        <div class={classes!(stale(&state).is_some().then_some("stale"))}>
+                            <PointCard {point} on_explain={state.preset.is_some().then(|| Callback::from(|_| open_lesson()))} />
+                        </div>
+                    }
+                    <Lesson preset={state.preset.clone()} pristine={state.pristine} collapsed={state.result.is_some() && stale(&state).is_none()} />
                     if let Some(result) = state.result.clone() {
-                        <Results {result} spec={state.result_spec.clone()} pair={state.compare.clone()} {on_compare} />
+                        <div class={classes!(stale(&state).is_some().then_some("stale"))}>
+                            <Results {result} spec={state.result_spec.clone()} pair={state.compare.clone()} {on_compare} />
+                        </div>
                     } else {
                         <div class="empty">
-                            <p>{ "Pick a lesson on the left and press " }<strong>{ "▶ Run" }</strong>{ ", or compose your own experiment." }</p>
+                            <p>{ "Pick a lesson from the list and press " }<strong>{ "▶ Run" }</strong>{ ", or compose your own experiment." }</p>
                             <p class="muted">{ "Each run happens in a real, disposable namespace sandbox on this server's kernel; the result shows file trees and mount tables from each point of view." }</p>
                         </div>
                     }
                 </section>
             </main>
         </div>
+    }
+}
+
+/// Why the result below is not the experiment above, if it is not: its spec was another one, or
+/// the last run failed and this is the one before.
+fn stale(state: &State) -> Option<String> {
+    state.result.as_ref()?;
+    if matches!(state.run, RunPhase::Failed(_)) {
+        return Some(
+            "The last run failed (see above): the result below is from the run before it.".into(),
+        );
+    }
+    if matches!(state.run, RunPhase::Running(_) | RunPhase::Waiting { .. }) {
+        return Some("Running: the result below is from the previous run.".into());
+    }
+    let title = |spec: Option<&rootlab_shared::spec::Spec>| {
+        spec.map(|s| s.title.clone()).unwrap_or_default()
+    };
+    (state.result_spec.as_deref() != state.spec.as_ref()).then(|| {
+        format!(
+            "The result below is from an earlier experiment (“{}”), not the one now open: press ▶ Run to see this one.",
+            title(state.result_spec.as_deref())
+        )
+    })
+}
+
+/// Opens the lesson's full explanation and brings it into view.
+fn open_lesson() {
+    let lesson = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("lesson"));
+    if let Some(lesson) = lesson {
+        let _ = lesson.set_attribute("open", "");
+        reveal(&["lesson"]);
     }
 }
 
@@ -155,7 +216,11 @@ fn open_preset(
                         None => dispatcher.dispatch(Action::ShowPane(Pane::Compose)),
                     }
                 }
-                Err(e) => dispatcher.dispatch(Action::RunEnded(Err(e))),
+                Err(error) => dispatcher.dispatch(Action::PresetFailed {
+                    id,
+                    run: run.is_some(),
+                    error,
+                }),
             }
         });
     })
@@ -181,36 +246,7 @@ fn use_initial_load(
             }
         });
         match share::from_fragment(&location().1) {
-            Some(Link {
-                shared: Shared::Preset(id),
-                run,
-            }) => {
-                wasm_bindgen_futures::spawn_local(async move {
-                    match api::preset(&id).await {
-                        Ok(preset) => {
-                            let text =
-                                serde_json::to_string_pretty(&preset.spec).unwrap_or_default();
-                            dispatcher.dispatch(Action::OpenPreset(preset));
-                            if run {
-                                start.emit(text);
-                            }
-                        }
-                        Err(e) => dispatcher.dispatch(Action::RunEnded(Err(e))),
-                    }
-                    link_ready.set(true);
-                });
-            }
-            Some(Link {
-                shared: Shared::Spec(text),
-                run,
-            }) => {
-                dispatcher.dispatch(Action::Edit(text.clone()));
-                dispatcher.dispatch(Action::ShowPane(Pane::Compose));
-                if run {
-                    start.emit(text);
-                }
-                link_ready.set(true);
-            }
+            Some(link) => apply_link(link, dispatcher, start, move || link_ready.set(true)),
             None => link_ready.set(true),
         }
     });

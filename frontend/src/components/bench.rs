@@ -53,6 +53,7 @@ fn synthetic(n: usize, right: bool) -> Side {
         }
     }
     Side {
+        depth: None,
         tree: Rc::new(Tree {
             root: "/".into(),
             error: None,

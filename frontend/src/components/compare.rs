@@ -12,6 +12,7 @@ use super::legend::Legend;
 use super::mount_diff::MountDiff;
 use super::tree_diff::TreeDiff;
 use crate::model::compare::{self, SideRef};
+use crate::model::legend;
 use crate::model::mounts::{self, MountRow};
 use crate::model::tree;
 
@@ -48,6 +49,13 @@ pub fn Compare(props: &CompareProps) -> Html {
     };
     let rows = Rc::new((*rows).clone());
     let (left_mounts, right_mounts) = mount_rows(props, &left, &right);
+    let mount_refs: Vec<&MountRow> = left_mounts
+        .iter()
+        .chain(right_mounts.iter())
+        .flatten()
+        .collect();
+    let present = legend::marks(&rows, &mount_refs);
+    let verdict = nothing_leaked(props, &left, &right, &mount_refs);
     html! {
         <section class="compare" aria-labelledby="compare-h">
             <div class="section-head">
@@ -59,14 +67,15 @@ pub fn Compare(props: &CompareProps) -> Html {
                 { picker("right", "Right", &choices, &right, props.on_compare.reform({ let left = left.clone(); move |r| (left.clone(), r) })) }
             </div>
             if left == right {
-                <p class="muted same-sides">{ "One snapshot only: both sides show it. Pick another side above to compare." }</p>
+                <p class="muted same-sides">{ "The same side is picked twice: it is shown once. Pick another side above to compare." }</p>
             }
-            <Legend />
+            <Legend {present} />
             <h3>{ "File trees" }</h3>
-            <TreeDiff rows={rows} left={label(&left)} right={label(&right)} />
+            <TreeDiff rows={rows} left={label(&left)} right={label(&right)} single={left == right} />
             if left_mounts.is_some() || right_mounts.is_some() {
                 <h3>{ "Mount tables" }</h3>
-                <MountDiff left_label={label(&left)} right_label={label(&right)} left={left_mounts} right={right_mounts} />
+                <MountDiff left_label={label(&left)} right_label={label(&right)} left={left_mounts}
+                    right={if left == right { None } else { right_mounts }} single={left == right} {verdict} />
             }
         </section>
     }
@@ -119,7 +128,7 @@ fn mount_rows(
     let r = compare::mounts(&props.result, right);
     let (mut lr, mut rr) = match (l, r) {
         (Some((_, a)), Some((_, b))) => {
-            let (x, y) = mounts::diff(a, b);
+            let (x, y) = mounts::diff_tables(a, b);
             (Some(x), Some(y))
         }
         (Some((_, a)), None) => (Some(mounts::diff(a, a).0), None),
@@ -136,6 +145,45 @@ fn mount_rows(
         }
     }
     (lr, rr)
+}
+
+/// The green verdict: the host's table at two moments, a container mounted in between, and no
+/// row of it leaked.
+fn nothing_leaked(
+    props: &CompareProps,
+    left: &SideRef,
+    right: &SideRef,
+    rows: &[&MountRow],
+) -> Option<AttrValue> {
+    let spec = props.spec.as_ref()?;
+    let host = |s: &SideRef| matches!(s, SideRef::View { actor, .. } if actor == HOST);
+    if !host(left)
+        || !host(right)
+        || left.snapshot() == right.snapshot()
+        || rows.iter().any(|r| r.leak.is_some())
+    {
+        return None;
+    }
+    let (first, last) = (
+        left.snapshot().min(right.snapshot()),
+        left.snapshot().max(right.snapshot()),
+    );
+    let (from, to) = (
+        props.result.snapshots[first].step,
+        props.result.snapshots[last].step,
+    );
+    let made = mounts::container_mounts(&spec.steps, &props.result.steps);
+    let between: Vec<String> = made
+        .iter()
+        .filter(|(_, _, r, _)| r.index > from && r.index < to)
+        .map(|(target, actor, ..)| format!("{actor}'s mount on {target}"))
+        .collect();
+    (!between.is_empty()).then(|| {
+        AttrValue::from(format!(
+            "Nothing leaked: {} did not reach the host's table.",
+            crate::model::point::and_list(&between)
+        ))
+    })
 }
 
 /// The host's table in the first snapshot before `snapshot`, if one was taken.

@@ -1,4 +1,4 @@
-//! The experiment form: title, lab host (image, root propagation, files), layers (entries) and
+//! The experiment form: title, host (image, root propagation, files), layers (entries) and
 //! steps (add, remove, reorder, per-op fields). It edits the spec's JSON, so the editor beside it
 //! and the validator always see the same document.
 
@@ -53,19 +53,38 @@ pub fn Composer(props: &ComposerProps) -> Html {
     };
     html! {
         <form class="composer" onsubmit={Callback::from(|e: SubmitEvent| e.prevent_default())} aria-label="Experiment form">
-            { ctx.field("title", "Title", Kind::Text, &[]) }
+            <div class="form-row start-row">
+                { ctx.field("title", "Title", Kind::Text, &[]) }
+                <button type="button" id="start-blank" class="secondary small" onclick={props.on_edit.reform(|_| BLANK.to_string())}>{ "Start blank" }</button>
+            </div>
             <fieldset class="host">
-                <legend>{ "Lab host" }</legend>
+                <legend>{ "Host" }</legend>
                 <div class="form-row">
                     { ctx.field("host.image", "Image", Kind::Choice(form::IMAGES), &[]) }
                     { ctx.field("host.root_propagation", "Propagation of /", Kind::Choice(form::PROPAGATIONS), &[]) }
                 </div>
+                if root_shared(&doc) {
+                    <p class="warn" id="root-shared-warn" role="note">
+                        { "⚠ / is shared (as systemd makes it, and the default): a mount a container makes comes back to the host unless that container first runs make_propagation private or slave on /." }
+                    </p>
+                }
                 { ctx.entries("host.files", "Host file", "/tmp/file") }
             </fieldset>
             { ctx.layers() }
             { ctx.steps(&new_op) }
         </form>
     }
+}
+
+/// An experiment with nothing in it yet: a host and no step.
+const BLANK: &str = "{\n  \"version\": 1,\n  \"title\": \"my experiment\",\n  \"host\": { \"image\": \"tools\", \"root_propagation\": \"private\" },\n  \"steps\": []\n}";
+
+/// The host's / is shared: said or left to the default.
+fn root_shared(doc: &Value) -> bool {
+    matches!(
+        form::get(doc, "host.root_propagation").and_then(Value::as_str),
+        None | Some("shared")
+    )
 }
 
 struct Ctx {

@@ -7,8 +7,8 @@ use serde_json::Value;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::model::fields;
 use crate::model::form::{self, Kind};
+use crate::model::{fields, help};
 
 #[derive(Properties, PartialEq)]
 pub struct FieldProps {
@@ -41,7 +41,13 @@ pub fn Field(props: &FieldProps) -> Html {
     let control = control(props, &id, invalid, &err_id, &typed);
     html! {
         <div class={classes!("field", invalid.then_some("invalid"), matches!(props.kind, Kind::LongText).then_some("wide"))}>
-            <label for={id.clone()}>{ &props.label }{ hint(props.kind) }</label>
+            <span class="label-row">
+                <label for={id.clone()}>{ &props.label }{ hint(props.kind) }</label>
+                if let Some(text) = help::for_path(&props.path) {
+                    <button type="button" class="help-btn" popovertarget={format!("{id}-help")} aria-label={format!("Help: {}", props.label)}>{ "?" }</button>
+                    <span popover="auto" id={format!("{id}-help")} class="term-pop" role="note"><strong>{ &props.label }</strong>{ ": " }{ text }</span>
+                }
+            </span>
             { control }
             if invalid {
                 <p class="field-error" id={err_id}>{ for errors.iter().map(|e| html! { <span>{ &e.message }</span> }) }</p>

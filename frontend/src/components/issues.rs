@@ -1,4 +1,5 @@
-//! The list of every validation problem, each a button that moves focus to the field that holds it.
+//! The list of every validation problem, each a button that moves focus to the field that holds it
+//! (or, for a JSON syntax error, to its line and column in the editor).
 
 use std::rc::Rc;
 
@@ -6,7 +7,8 @@ use rootlab_shared::validate::FieldError;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use crate::model::fields;
+use super::json_editor::jump_to;
+use crate::model::{fields, json_pos};
 
 #[derive(Properties, PartialEq)]
 pub struct IssuesProps {
@@ -29,6 +31,15 @@ pub fn Issues(props: &IssuesProps) -> Html {
 }
 
 fn issue(e: &FieldError) -> Html {
+    if let Some((line, col)) = json_pos::line_col(&e.message) {
+        let onclick = Callback::from(move |_| jump_to(line, col));
+        return html! {
+            <li class="issue" data-field={e.field.clone()} data-line={line.to_string()}>
+                <button type="button" class="link" {onclick}>{ format!("line {line}, column {col}") }</button>
+                { ": " }{ &e.message }
+            </li>
+        };
+    }
     let path = e.field.clone();
     let onclick = Callback::from(move |_| focus_field(&path));
     html! {

@@ -1,13 +1,18 @@
-//! The lesson being run: its title and the text that says what to look at.
+//! The lesson being run: its title and the text that says what to look at (folded once a result
+//! shows, under the card that states the point).
 
 use yew::prelude::*;
 
+use super::glossary::rich;
 use crate::api::{lesson_text, PresetSummary};
 
 #[derive(Properties, PartialEq)]
 pub struct LessonProps {
     pub preset: Option<PresetSummary>,
     pub pristine: bool,
+    /// A result is shown: the card above it says the point, the text is one click away.
+    #[prop_or_default]
+    pub collapsed: bool,
 }
 
 #[function_component]
@@ -16,20 +21,15 @@ pub fn Lesson(props: &LessonProps) -> Html {
         return html! {};
     };
     let lesson = lesson_text(preset);
+    let mut seen = Vec::new();
     html! {
-        <details class="lesson" open=true>
+        <details class="lesson" id="lesson" tabindex="-1" open={!props.collapsed}>
             <summary>
                 <span class="kicker">{ "Lesson" }</span>{ &preset.title }
+                if props.collapsed { <span class="muted more">{ " · the full explanation" }</span> }
                 if !props.pristine { <span class="badge">{ "edited" }</span> }
             </summary>
-            { for lesson.split("\n\n").map(|para| html! { <p>{ with_code(para) }</p> }) }
+            { for lesson.split("\n\n").map(|para| html! { <p>{ rich(para, "lesson", &mut seen) }</p> }) }
         </details>
-    }
-}
-
-/// Text between backticks reads as code, as the lesson files write it.
-fn with_code(text: &str) -> Html {
-    html! {
-        { for text.split('`').enumerate().map(|(i, part)| if i % 2 == 1 { html! { <code>{ part }</code> } } else { html! { { part } } }) }
     }
 }

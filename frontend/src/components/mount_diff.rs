@@ -1,8 +1,10 @@
-//! Two mount tables side by side as findmnt trees (TARGET, SOURCE, FSTYPE, OPTIONS, PROPAGATION),
+//! Two mount tables side by side as findmnt trees (TARGET and PROPAGATION first, so a narrow
+//! screen keeps them in view; FSTYPE, SOURCE, OPTIONS scroll),
 //! differing rows highlighted and a mount that leaked from a container to the host called out.
 
 use yew::prelude::*;
 
+use super::glossary::propagation_header;
 use crate::model::mounts::{self, MountRow};
 
 #[derive(Properties, PartialEq)]
@@ -12,6 +14,12 @@ pub struct MountDiffProps {
     /// `None` for a side without a mount table (a layer's own tree).
     pub left: Option<Vec<MountRow>>,
     pub right: Option<Vec<MountRow>>,
+    /// The green "nothing leaked" verdict, when a container mounted and the host's table shows none.
+    #[prop_or_default]
+    pub verdict: Option<AttrValue>,
+    /// Both sides are the same: show the left table alone.
+    #[prop_or_default]
+    pub single: bool,
 }
 
 #[function_component]
@@ -28,15 +36,16 @@ pub fn MountDiff(props: &MountDiffProps) -> Html {
             { for leaks.into_iter().filter(|l| { let new = !seen.contains(l); seen.push(*l); new }).map(|l| html! {
                 <p class="leak-callout" role="alert"><strong>{ "⚠ " }</strong>{ l }</p>
             }) }
+            if let Some(v) = &props.verdict { <p class="noleak-callout" role="status"><strong>{ "✔ " }</strong>{ v }</p> }
             <div class="side-by-side">
-                { table(&props.left_label, props.left.as_deref()) }
-                { table(&props.right_label, props.right.as_deref()) }
+                { table(&props.left_label, "left", props.left.as_deref()) }
+                if !props.single { { table(&props.right_label, "right", props.right.as_deref()) } }
             </div>
         </div>
     }
 }
 
-fn table(label: &str, rows: Option<&[MountRow]>) -> Html {
+fn table(label: &str, side: &str, rows: Option<&[MountRow]>) -> Html {
     let Some(rows) = rows else {
         return html! { <div class="mount-table"><h4>{ label }</h4><p class="muted">{ "A layer is a plain directory: it has no mount table of its own." }</p></div> };
     };
@@ -44,12 +53,12 @@ fn table(label: &str, rows: Option<&[MountRow]>) -> Html {
         return html! { <div class="mount-table"><h4>{ label }</h4><p class="muted">{ "No mount is visible from this root: every mount point lies outside it." }</p></div> };
     }
     html! {
-        <div class="mount-table">
+        <div class="mount-table" tabindex="0" role="region" aria-label={format!("Mount table: {label}")}>
             <h4>{ label }</h4>
             <table class="findmnt">
                 <thead><tr>
-                    <th scope="col">{ "TARGET" }</th><th scope="col">{ "SOURCE" }</th><th scope="col">{ "FSTYPE" }</th>
-                    <th scope="col">{ "OPTIONS" }</th><th scope="col">{ "PROPAGATION" }</th>
+                    <th scope="col">{ "TARGET" }</th><th scope="col">{ propagation_header(&format!("mt-{}", side)) }</th><th scope="col">{ "FSTYPE" }</th>
+                    <th scope="col">{ "SOURCE" }</th><th scope="col">{ "OPTIONS" }</th>
                 </tr></thead>
                 <tbody>
                     { for rows.iter().map(row) }
@@ -71,10 +80,10 @@ fn row(r: &MountRow) -> Html {
         <tr class={classes!(change, r.leak.is_some().then_some("leak"))} data-target={m.target.clone()} title={r.leak.clone()}>
             <td class="target" title={m.target.clone()}><span class="tree-lines">{ tree }</span>{ &m.target }
                 if r.leak.is_some() { <span class="badge leak-badge">{ "leaked" }</span> }</td>
-            <td class="source" title={mounts::source_label(m)}>{ mounts::source_label(m) }</td>
+            <td class="propagation">{ mounts::propagation_label(m) }</td>
             <td>{ &m.fstype }</td>
+            <td class="source" title={mounts::source_label(m)}>{ mounts::source_label(m) }</td>
             <td class="options" title={m.options.clone()}>{ &m.options }</td>
-            <td>{ mounts::propagation_label(m) }</td>
         </tr>
     }
 }

@@ -34,19 +34,24 @@ fn step(s: &StepResult, result: &RunResult, on_snapshot: &Callback<usize>) -> Ht
         StepOutcome::Error(e) => ("err", e.errno.clone().unwrap_or_else(|| "error".into())),
         StepOutcome::Skipped { .. } => ("skipped", "skipped".to_string()),
     };
-    let snapshot = compare::snapshot_after(result, s.index);
+    let snapshot = compare::snapshot_after(result, s.index)
+        .filter(|n| compare::pair_for_snapshot(result, *n).is_some());
     html! {
         <li class={classes!("tl-step", class)} id={format!("step-{}", s.index + 1)} data-op={s.op.clone()}>
             <div class="tl-head">
                 <span class="num">{ s.index + 1 }</span>
-                <span class="actor">{ &s.actor }</span>
+                if s.actor == "engine" {
+                    <span class="actor" title="taken by rootlab itself, outside every container">{ "rootlab" }</span>
+                } else {
+                    <span class="actor">{ &s.actor }</span>
+                }
                 <code class="op">{ &s.op }</code>
                 <code class="command">{ &s.command }</code>
                 <span class={classes!("verdict", class)}>{ verdict }</span>
                 <span class="muted dur">{ format!("{:.1} ms", s.duration_us as f64 / 1000.0) }</span>
                 if let Some(n) = snapshot {
                     <button type="button" class="link" onclick={on_snapshot.reform(move |_| n)}
-                        aria-label={format!("Compare the snapshot after step {}", s.index + 1)}>
+                        title={format!("Compare the snapshot after step {}", s.index + 1)}>
                         { format!("snapshot “{}” →", result.snapshots[n].label) }
                     </button>
                 }

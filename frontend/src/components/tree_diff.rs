@@ -17,6 +17,9 @@ pub struct TreeDiffProps {
     /// Start with every directory open (the benchmark, and small trees).
     #[prop_or_default]
     pub expand_all: bool,
+    /// Both sides are the same: one column.
+    #[prop_or_default]
+    pub single: bool,
 }
 
 /// Small trees open fully; in big ones only directories with a difference below start open.
@@ -76,17 +79,21 @@ pub fn TreeDiff(props: &TreeDiffProps) -> Html {
     html! {
         <div class="tree-diff">
             <p class="diff-summary">
-                { for summary.iter().map(|(c, n)| html! { <span class={classes!("count", c.css())}>{ format!("{n} {}", label(*c)) }</span> }) }
+                { for summary.iter().filter(|(c, n)| *n > 0 || *c != Change::NotCaptured).map(|(c, n)| html! { <span class={classes!("count", c.css())}>{ format!("{n} {}", label(*c)) }</span> }) }
                 { format!(" · {} entries", props.rows.len()) }
                 if virtual_rows { { format!(" · {total} rows open, scroll the tree to see them all") } }
             </p>
             <div class={classes!("tree-scroll", virtual_rows.then_some("virtual"))} onscroll={virtual_rows.then_some(onscroll)}
                 tabindex={virtual_rows.then_some("0")} aria-label={virtual_rows.then_some("File tree comparison, scrollable")}>
                 <table class="tree">
-                    <thead><tr><th scope="col">{ &props.left }</th><th scope="col">{ &props.right }</th></tr></thead>
+                    <thead><tr><th scope="col">{ &props.left }</th>if !props.single { <th scope="col">{ &props.right }</th> }</tr></thead>
                     <tbody>
+                        if props.rows.is_empty() {
+                            <tr class="row empty-dir"><td><span class="ev-empty">{ "(empty directory)" }</span></td>
+                                if !props.single { <td><span class="ev-empty">{ "(empty directory)" }</span></td> }</tr>
+                        }
                         if first > 0 { { spacer(first) } }
-                        { for visible[first..last].iter().map(|row| row_html(row, collapsed(row), &toggle)) }
+                        { for visible[first..last].iter().map(|row| row_html(row, collapsed(row), &toggle, props.single)) }
                         if last < total { { spacer(total - last) } }
                     </tbody>
                 </table>
@@ -108,16 +115,17 @@ fn label(c: Change) -> &'static str {
         Change::Added => "added",
         Change::Removed => "removed",
         Change::Changed => "changed",
-        Change::Hidden => "hidden by a mount",
+        Change::Hidden => "covered by a mount",
+        Change::NotCaptured => "not captured",
     }
 }
 
-fn row_html(row: &Row, collapsed: bool, toggle: &Callback<String>) -> Html {
+fn row_html(row: &Row, collapsed: bool, toggle: &Callback<String>, single: bool) -> Html {
     let title = describe(row);
     html! {
         <tr class={classes!("row", row.change.css(), row.changes_below.then_some("has-changes"))} data-path={row.rel.clone()} title={title}>
             <td>{ cell(row, row.left.as_ref(), collapsed, Some(toggle)) }</td>
-            <td>{ cell(row, row.right.as_ref(), collapsed, None) }</td>
+            if !single { <td>{ cell(row, row.right.as_ref(), collapsed, None) }</td> }
         </tr>
     }
 }
@@ -166,6 +174,9 @@ fn name(row: &Row, e: &TreeEntry) -> String {
 fn describe(row: &Row) -> String {
     match row.change {
         Change::Hidden => format!("still there, covered by the mount on {}", row.note),
+        Change::NotCaptured => {
+            "not captured: the other snapshot did not walk this deep".to_string()
+        }
         Change::Changed => format!("changed: {}", row.note),
         c => label(c).to_string(),
     }

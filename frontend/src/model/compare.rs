@@ -101,19 +101,39 @@ pub fn resolve(result: &RunResult, side: &SideRef) -> Option<Side> {
     match side {
         SideRef::View { actor, tree, .. } => {
             let view = snap.views.iter().find(|v| &v.actor == actor)?;
+            let tree = view.trees.get(*tree)?;
             Some(Side {
-                tree: Rc::new(view.trees.get(*tree)?.clone()),
+                depth: walked_depth(tree),
+                tree: Rc::new(tree.clone()),
                 mounts: Rc::new(view.mounts.clone()),
             })
         }
         SideRef::Layer { name, .. } => {
             let layer = snap.layers.iter().find(|l| &l.name == name)?;
             Some(Side {
+                depth: walked_depth(&layer.tree),
                 tree: Rc::new(layer.tree.clone()),
                 mounts: Rc::new(vec![]),
             })
         }
     }
+}
+
+/// How deep a walk went, when it stopped short: a cut tree is as deep as its deepest entry (the
+/// result does not record the snapshot's `depth`; a tree cut at the entry limit reads the same,
+/// and its missing entries are then "not captured" too, which is also true).
+pub fn walked_depth(tree: &Tree) -> Option<usize> {
+    tree.truncated.then(|| {
+        tree.entries
+            .iter()
+            .map(|e| {
+                super::tree::relative(&tree.root, &e.path)
+                    .split('/')
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    })
 }
 
 /// The mount table behind a side (layers have none), and whose it is.
@@ -228,7 +248,7 @@ fn host_snapshots(result: &RunResult) -> Vec<usize> {
         .collect()
 }
 
-fn before_vs_after(result: &RunResult) -> Option<(SideRef, SideRef)> {
+pub(crate) fn before_vs_after(result: &RunResult) -> Option<(SideRef, SideRef)> {
     let hosts = host_snapshots(result);
     let (first, last) = (*hosts.first()?, *hosts.last()?);
     if first == last {
@@ -309,7 +329,8 @@ pub fn snapshot_after(result: &RunResult, step: usize) -> Option<usize> {
 }
 
 /// The pair that shows snapshot `s`: its host against its first container, else against the
-/// host in the snapshot before it, else itself.
+/// same actor's view before or after it, else against the nearest other snapshot; `None` when
+/// the result has no other side to show it against.
 pub fn pair_for_snapshot(result: &RunResult, s: usize) -> Option<(SideRef, SideRef)> {
     let snap = result.snapshots.get(s)?;
     let first = snap.views.iter().find(|v| !v.trees.is_empty())?;
@@ -333,8 +354,28 @@ pub fn pair_for_snapshot(result: &RunResult, s: usize) -> Option<(SideRef, SideR
             },
         ));
     }
-    let before = (0..s).rev().find_map(|p| view_ref(result, p, &first.actor));
-    Some((before.unwrap_or_else(|| this.clone()), this))
+    let same = |p: usize| view_ref(result, p, &first.actor);
+    let any = |p: usize| {
+        let view = result.snapshots[p]
+            .views
+            .iter()
+            .find(|v| !v.trees.is_empty())?;
+        view_ref(result, p, &view.actor)
+    };
+    let later = s + 1..result.snapshots.len();
+    if let Some(before) = (0..s).rev().find_map(same) {
+        return Some((before, this));
+    }
+    if let Some(after) = later.into_iter().find_map(same) {
+        return Some((this, after));
+    }
+    // Never the same snapshot on both sides: the nearest other one, whoever's it is.
+    if let Some(before) = (0..s).rev().find_map(any) {
+        return Some((before, this));
+    }
+    (s + 1..result.snapshots.len())
+        .find_map(any)
+        .map(|after| (this, after))
 }
 
 #[cfg(test)]
@@ -492,6 +533,17 @@ mod tests {
         assert_eq!(snapshot_after(&r, 3), Some(1));
         assert_eq!(snapshot_after(&r, 6), None);
         assert_eq!(pair_for_snapshot(&r, 1), Some((host_view(0), host_view(1))));
+        assert_eq!(pair_for_snapshot(&r, 0), Some((host_view(0), host_view(1))));
+        let alone = result(vec![snap(
+            "one",
+            vec![view(HOST, &["/"], vec![tree("/", vec![])])],
+            vec![],
+        )]);
+        assert_eq!(
+            pair_for_snapshot(&alone, 0),
+            None,
+            "never one snapshot against itself"
+        );
     }
 
     #[test]

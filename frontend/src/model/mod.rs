@@ -3,8 +3,17 @@
 pub mod compare;
 pub mod curl;
 pub mod fields;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod form;
+pub mod glossary;
+pub mod help;
+pub mod json_lint;
+pub mod json_pos;
+pub mod legend;
+pub mod lesson_pair;
 pub mod mounts;
+pub mod point;
 pub mod share;
 pub mod sse;
 pub mod tree;

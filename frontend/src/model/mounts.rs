@@ -111,6 +111,15 @@ pub fn diff(left: &[MountEntry], right: &[MountEntry]) -> (Vec<MountRow>, Vec<Mo
     (mark(left, &change_of), mark(right, &change_of))
 }
 
+/// Like [`diff`], except that a table with no row (a chroot's root sees no mount point) is no
+/// evidence that the other table's mounts went away: both are then shown unmarked.
+pub fn diff_tables(left: &[MountEntry], right: &[MountEntry]) -> (Vec<MountRow>, Vec<MountRow>) {
+    if left.is_empty() || right.is_empty() {
+        return (diff(left, left).0, diff(right, right).0);
+    }
+    diff(left, right)
+}
+
 fn mark(table: &[MountEntry], change_of: &HashMap<(String, usize), Change>) -> Vec<MountRow> {
     let keys = keys(table);
     tree_order(table)
@@ -125,7 +134,7 @@ fn mark(table: &[MountEntry], change_of: &HashMap<(String, usize), Change>) -> V
 }
 
 /// The mounting steps a container performed successfully, with the fstype they create.
-fn container_mounts<'a>(
+pub fn container_mounts<'a>(
     steps: &'a [Step],
     results: &'a [StepResult],
 ) -> Vec<(&'a str, &'a str, &'a StepResult, Option<&'static str>)> {
@@ -147,6 +156,11 @@ fn mount_target(step: &Step) -> Option<(&str, Option<&'static str>)> {
         Step::Bind { target, .. } => Some((target, None)),
         _ => None,
     }
+}
+
+/// The target of a mounting step.
+pub fn mount_target_of(step: &Step) -> Option<&str> {
+    mount_target(step).map(|(t, _)| t)
 }
 
 fn host_mount_targets(steps: &[Step]) -> Vec<&str> {
@@ -335,6 +349,22 @@ mod tests {
         ];
         let host = vec![mount(30, 10, "/tmp", "tmpfs", None)];
         assert!(leaks(&steps, &results, &host, None).is_empty());
+    }
+
+    #[test]
+    fn a_table_a_chroot_cannot_see_is_not_all_removed() {
+        let host = vec![
+            mount(10, 1, "/", "ext4", None),
+            mount(11, 10, "/proc", "proc", None),
+        ];
+        let (l, r) = diff_tables(&host, &[]);
+        assert!(l.iter().all(|row| row.change == Change::Same));
+        assert!(r.is_empty());
+        assert_eq!(
+            diff(&host, &[]).0[0].change,
+            Change::Removed,
+            "plain diff would say removed"
+        );
     }
 
     #[test]

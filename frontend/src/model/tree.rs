@@ -20,6 +20,9 @@ pub enum Change {
     /// Only on the left, and on the right a new mount covers its directory: the file still
     /// exists underneath, the mount hides it.
     Hidden,
+    /// On one side only, deeper than the other side's snapshot walked: not known there, so
+    /// neither added nor removed.
+    NotCaptured,
 }
 
 impl Change {
@@ -30,6 +33,7 @@ impl Change {
             Change::Removed => "removed",
             Change::Changed => "changed",
             Change::Hidden => "hidden",
+            Change::NotCaptured => "not-captured",
         }
     }
 }
@@ -40,6 +44,8 @@ impl Change {
 pub struct Side {
     pub tree: Rc<Tree>,
     pub mounts: Rc<Vec<MountEntry>>,
+    /// How many levels below its root the walk went (the snapshot's `depth`), when known.
+    pub depth: Option<usize>,
 }
 
 /// One row of the merged tree.
@@ -115,7 +121,9 @@ pub fn diff(left: &Side, right: &Side) -> Vec<Row> {
         .map(|d| {
             let rel = relative(&l.root, &d.path);
             let (a, b) = (lmap.remove(&d.path), rmap.remove(&d.path));
-            make_row(rel, a, b, &d)
+            let mut row = make_row(rel, a, b, &d);
+            row.change = beyond_walk(row.change, row.depth + 1, left.depth, right.depth);
+            row
         })
         .filter(|row| !row.rel.is_empty())
         .collect();
@@ -172,6 +180,16 @@ fn make_row(
     }
 }
 
+/// A row on one side only, deeper than the other side's walk went, was not captured there.
+fn beyond_walk(change: Change, levels: usize, left: Option<usize>, right: Option<usize>) -> Change {
+    let deeper = |walked: Option<usize>| walked.is_some_and(|d| levels > d);
+    match change {
+        Change::Removed if deeper(right) => Change::NotCaptured,
+        Change::Added if deeper(left) => Change::NotCaptured,
+        c => c,
+    }
+}
+
 /// Set `changes_below` on every directory that has a differing row under it (one reverse pass).
 fn mark_changes_below(rows: &mut [Row]) {
     let mut pending: Vec<bool> = Vec::new();
@@ -180,7 +198,7 @@ fn mark_changes_below(rows: &mut [Row]) {
         let below = pending[row.depth + 1];
         pending[row.depth + 1] = false;
         row.changes_below = below;
-        if below || row.change != Change::Same {
+        if below || !matches!(row.change, Change::Same | Change::NotCaptured) {
             pending[row.depth] = true;
         }
     }
@@ -202,13 +220,14 @@ pub fn visible<'a>(rows: &'a [Row], collapsed: &dyn Fn(&Row) -> bool) -> Vec<&'a
 }
 
 /// Counts per change kind, for the summary line above the tree.
-pub fn summary(rows: &[Row]) -> [(Change, usize); 4] {
+pub fn summary(rows: &[Row]) -> [(Change, usize); 5] {
     let count = |c| rows.iter().filter(|r| r.change == c).count();
     [
         (Change::Added, count(Change::Added)),
         (Change::Removed, count(Change::Removed)),
         (Change::Changed, count(Change::Changed)),
         (Change::Hidden, count(Change::Hidden)),
+        (Change::NotCaptured, count(Change::NotCaptured)),
     ]
 }
 
@@ -234,6 +253,7 @@ pub mod tests {
         Side {
             tree: Rc::new(tree),
             mounts: Rc::new(mounts.iter().map(|m| mount(m)).collect()),
+            depth: None,
         }
     }
 
@@ -330,6 +350,34 @@ pub mod tests {
             .map(|r| r.rel.as_str())
             .collect();
         assert_eq!(shown, vec!["a", "a/b", "z"]);
+    }
+
+    #[test]
+    fn entries_deeper_than_the_other_walk_are_not_captured_not_removed() {
+        let built = side(
+            "/root/test",
+            vec![
+                entry("/root/test/bin", FileKind::Dir),
+                entry("/root/test/bin/ls", FileKind::File),
+                entry("/root/test/gone", FileKind::File),
+            ],
+            &[],
+        );
+        let mut inside = side("/", vec![entry("/bin", FileKind::Dir)], &[]);
+        inside.depth = Some(1);
+        let rows = diff(&built, &inside);
+        assert_eq!(
+            changes(&rows),
+            vec![
+                ("bin", Change::Same),
+                ("bin/ls", Change::NotCaptured),
+                ("gone", Change::Removed)
+            ]
+        );
+        assert!(!rows[0].changes_below, "not captured is no change");
+        let back = diff(&inside, &built);
+        assert_eq!(back[1].change, Change::NotCaptured);
+        assert_eq!(summary(&rows)[4], (Change::NotCaptured, 1));
     }
 
     #[test]

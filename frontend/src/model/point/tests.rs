@@ -1,0 +1,157 @@
+//! Every lesson's point, found in a real result of its preset.
+
+use super::*;
+use crate::model::fixtures::fixtures;
+
+fn point_of(id: &str) -> Point {
+    let (_, result, spec) = fixtures().into_iter().find(|(i, ..)| *i == id).unwrap();
+    point(&result, Some(&spec)).unwrap_or_else(|| panic!("{id} has a point"))
+}
+
+fn says(p: &Point, words: &[&str]) {
+    for w in words {
+        assert!(
+            p.sentence.contains(w),
+            "{w:?} missing from {:?}",
+            p.sentence
+        );
+    }
+}
+
+#[test]
+fn every_lesson_has_a_point() {
+    let kinds: Vec<(&str, &str)> = fixtures()
+        .iter()
+        .map(|(id, r, s)| {
+            (
+                *id,
+                point(r, Some(s))
+                    .map(|p| p.evidence.kind())
+                    .unwrap_or("none"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("seed-inherit", "listings"),
+            ("seed-tmpfs", "listings"),
+            ("seed-propagation-leak", "mounts"),
+            ("seed-propagation-private", "mounts"),
+            ("seed-propagation-slave", "mounts"),
+            ("seed-chroot", "outputs"),
+            ("seed-chroot-missing-lib", "refused"),
+            ("seed-kernel", "outputs"),
+            ("seed-union", "entries"),
+            ("seed-layers", "entries"),
+            ("pivot-vs-chroot", "escapes"),
+        ]
+    );
+}
+
+#[test]
+fn the_leak_is_the_tmp_row_absent_before_and_leaked_after() {
+    let p = point_of("seed-propagation-leak");
+    assert_eq!(p.tone, Tone::Bad);
+    says(&p, &["Leaked", "/tmp", "c1", "shared"]);
+    let Evidence::Mounts(lines) = &p.evidence else {
+        panic!()
+    };
+    let marks: Vec<MountMark> = lines.iter().map(|l| l.mark).collect();
+    assert_eq!(
+        marks,
+        vec![MountMark::Absent, MountMark::Present, MountMark::Leaked]
+    );
+    assert_eq!(lines[2].row.as_ref().unwrap().fstype, "tmpfs");
+}
+
+#[test]
+fn private_and_slave_say_nothing_leaked_and_slave_shows_the_one_way() {
+    let p = point_of("seed-propagation-private");
+    assert_eq!(p.tone, Tone::Good);
+    says(&p, &["Nothing leaked", "/tmp", "--make-rprivate"]);
+    let s = point_of("seed-propagation-slave");
+    assert_eq!(s.tone, Tone::Good);
+    says(&s, &["Nothing leaked", "/mnt/data", "One way only"]);
+    let Evidence::Mounts(lines) = &s.evidence else {
+        panic!()
+    };
+    assert_eq!(
+        lines[2].mark,
+        MountMark::Absent,
+        "the host after exit has no /tmp mount"
+    );
+    assert_eq!(lines[3].target, "/mnt/data");
+    assert!(
+        lines[3].row.as_ref().unwrap().master.is_some(),
+        "it arrived from a master"
+    );
+}
+
+#[test]
+fn listings_tell_a_copy_from_a_covered_directory() {
+    let p = point_of("seed-inherit");
+    says(&p, &["same 5 entries", "copy"]);
+    let t = point_of("seed-tmpfs");
+    says(&t, &["empty", "tmpfs", "5 entries"]);
+    let Evidence::Listings(l) = &t.evidence else {
+        panic!()
+    };
+    assert_eq!((l[0].names.len(), l[1].names.len()), (5, 0));
+}
+
+#[test]
+fn chroot_kernel_and_missing_loader() {
+    says(
+        &point_of("seed-chroot"),
+        &["bin, lib and lib64", "/root/test"],
+    );
+    let k = point_of("seed-kernel");
+    says(
+        &k,
+        &[
+            "same kernel release",
+            "c1",
+            "host",
+            "c1's / holds only bin, lib and lib64: no kernel image",
+        ],
+    );
+    let Evidence::Outputs(o) = &k.evidence else {
+        panic!()
+    };
+    assert_eq!(o.len(), 2);
+    let m = point_of("seed-chroot-missing-lib");
+    says(&m, &["ENOENT", "/lib64/ld-linux-x86-64.so.2"]);
+}
+
+#[test]
+fn overlays_name_the_layer_of_each_entry() {
+    let u = point_of("seed-union");
+    says(&u, &["a, b and x", "x comes from A, which hides B's x"]);
+    let l = point_of("seed-layers");
+    says(
+        &l,
+        &[
+            "etc/app.conf copied up",
+            "etc/os-release deleted",
+            "usr/share/doc recreated",
+        ],
+    );
+    let Evidence::Entries { items, .. } = &l.evidence else {
+        panic!()
+    };
+    assert!(items.iter().any(|i| i.note == "whiteout"));
+}
+
+#[test]
+fn escaped_versus_contained() {
+    let p = point_of("pivot-vs-chroot");
+    says(&p, &["gets out of chroot", "but stays in after pivot_root"]);
+    let Evidence::Escapes(e) = &p.evidence else {
+        panic!()
+    };
+    assert_eq!(
+        e.iter().map(|e| e.escaped).collect::<Vec<_>>(),
+        vec![true, false]
+    );
+}
