@@ -28,6 +28,7 @@ pub const OPS: &[&str] = &[
     "container",
     "tmpfs",
     "bind",
+    "move",
     "overlay",
     "proc",
     "remount_readonly",
@@ -45,9 +46,18 @@ pub const OPS: &[&str] = &[
     "snapshot",
 ];
 pub const PROPAGATIONS: &[&str] = &["shared", "private", "slave", "unbindable"];
+/// A bind's propagation after mounting: `unchanged` leaves the key out.
+const BIND_PROPAGATIONS: &[&str] = &["unchanged", "shared", "private", "slave", "unbindable"];
+const OVERLAY_OPTIONS: &[&str] = &[
+    "volatile",
+    "index",
+    "metacopy",
+    "redirect_dir",
+    "nfs_export",
+];
 pub const IMAGES: &[&str] = &["tools", "busybox"];
 pub const ENTRY_TYPES: &[&str] = &["file", "dir", "symlink", "whiteout"];
-const NAMESPACES: &[&str] = &["pid", "uts", "ipc", "net"];
+const NAMESPACES: &[&str] = &["pid", "uts", "ipc", "net", "user"];
 const FLAGS: &[&str] = &["readonly", "nosuid", "nodev", "noexec", "noatime"];
 
 /// The fields of a step, in the order the form shows them (`op` itself is the card's title).
@@ -69,12 +79,15 @@ pub fn step_fields(op: &str) -> &'static [(&'static str, Kind)] {
             ("target", Text),
             ("readonly", Bool),
             ("recursive", Bool),
+            ("propagation", Choice(BIND_PROPAGATIONS)),
         ],
+        "move" => &[("in", Actor), ("source", Text), ("target", Text)],
         "overlay" => &[
             ("in", Actor),
             ("target", Text),
             ("lowers", List),
             ("upper", OptText),
+            ("options", Multi(OVERLAY_OPTIONS)),
         ],
         "proc" | "remount_readonly" => &[("in", Actor), ("target", Text)],
         "umount" => &[("in", Actor), ("target", Text), ("detach", Bool)],
@@ -130,6 +143,7 @@ pub fn step_template(op: &str, actor: &str) -> Value {
         "container" => json!({ "name": "c1" }),
         "tmpfs" | "proc" | "remount_readonly" | "umount" => json!({ "target": "/tmp" }),
         "bind" => json!({ "source": "/layers/A", "target": "/mnt" }),
+        "move" => json!({ "source": "/mnt", "target": "/srv" }),
         "overlay" => json!({ "target": "/mnt", "lowers": ["A"] }),
         "make_propagation" => json!({ "target": "/", "propagation": "private" }),
         "build_rootfs" => json!({ "dir": "/rootfs", "programs": ["bash", "ls"] }),
@@ -277,6 +291,7 @@ pub fn display(kind: Kind, value: Option<&Value>) -> String {
 pub fn parse_input(kind: Kind, text: &str) -> Option<Value> {
     let trimmed = text.trim();
     match kind {
+        Kind::Choice(_) if text == "unchanged" => None,
         Kind::Text | Kind::LongText | Kind::Actor | Kind::Choice(_) => Some(json!(text)),
         Kind::OptText if trimmed.is_empty() => None,
         Kind::OptText => Some(json!(text)),
@@ -394,6 +409,14 @@ mod tests {
         assert_eq!(parse_input(Kind::Mode, "9x"), Some(json!("9x")));
         assert_eq!(parse_input(Kind::Number, ""), None);
         assert_eq!(parse_input(Kind::OptText, " "), None);
+        assert_eq!(
+            parse_input(Kind::Choice(BIND_PROPAGATIONS), "unchanged"),
+            None
+        );
+        assert_eq!(
+            parse_input(Kind::Choice(BIND_PROPAGATIONS), "slave"),
+            Some(json!("slave"))
+        );
     }
 
     #[test]
