@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds rootlab's image with podman and runs a lesson through it, the way docker/README.md says to
-# run it: the app, the presets, a real run, the image's HEALTHCHECK, /healthz, /livez and /readyz,
-# then a clean stop. Runnable as root on a fresh Debian 12 machine that reaches only Debian's
-# packages and crates.io: it installs podman (with runc) and debootstrap, makes the base images that
-# no registry can give it (debian:bookworm-slim by debootstrap; rust:1.95-bookworm from it plus this
-# machine's Rust toolchain), and builds with this machine's CA certificates mounted so that cargo
-# reaches crates.io through the same network. Exits 0 with a SKIP line when podman cannot start a
-# container here (no root, no user namespaces, ...).
+# run it: rootless as tight as deploy/k8s runs it (the app, the presets, a real run, /healthz,
+# /livez, /readyz, the image's HEALTHCHECK, a clean stop), then in root mode, then compose.yaml
+# through podman-compose. Runnable as root on a fresh Debian 12 machine that reaches only Debian's
+# packages and crates.io: it installs podman (with runc), podman-compose and debootstrap, makes the
+# base images that no registry can give it (debian:bookworm-slim by debootstrap; rust:1.95-bookworm
+# from it plus this machine's Rust toolchain), and builds with this machine's CA certificates
+# mounted so that cargo reaches crates.io through the same network. Exits 0 with a SKIP line when
+# podman cannot start a container here (or without root).
 #
 # Env: ROOTLAB_IMAGE_WORK (podman config and base image rootfs, default /var/tmp/rootlab-image),
 #      ROOTLAB_IMAGE (tag to build, default localhost/rootlab:test).
@@ -27,7 +28,7 @@ elapsed() { echo $(($(date +%s) - $1)); }
 [[ "$(id -u)" -eq 0 ]] || skip "needs root (podman as root; rootless podman would need /etc/subuid set up by hand)"
 
 need=()
-for pkg in podman runc debootstrap uidmap busybox-static curl; do
+for pkg in podman podman-compose runc debootstrap uidmap busybox-static curl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [[ ${#need[@]} -gt 0 ]]; then
@@ -216,6 +217,25 @@ stop_s=$(elapsed "$start")
 # user namespace large enough to map the sandbox uid 65534.
 serve "$name-root" --user 0 --userns=auto:size=65536 --read-only --tmpfs /tmp --memory 1g --pids-limit 512
 check "root mode: a run: lesson 2 (seed-tmpfs)" lesson
+
+# compose.yaml as written, through podman-compose, on a free loopback port.
+compose_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+compose() {
+    ROOTLAB_IMAGE="$image" ROOTLAB_PORT="$compose_port" \
+        podman-compose -p "$name-compose" -f "$repo/docker/compose.yaml" "$@" >>"$work/compose.log" 2>&1
+}
+if compose up -d --no-build; then
+    url="http://127.0.0.1:$compose_port"
+    for _ in $(seq 1 100); do curl -fsS "$url/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+    check "compose.yaml (podman-compose): a run: lesson 2 (seed-tmpfs)" lesson
+    check "compose.yaml: published on 127.0.0.1 only" bash -c \
+        "podman port '${name}-compose_rootlab_1' 7878/tcp | grep -qx '127.0.0.1:$compose_port'"
+else
+    echo "FAIL compose.yaml: podman-compose up failed (log: $work/compose.log)"
+    fails=$((fails + 1))
+fi
+compose down -v || true
+podman network rm "$name-compose_default" >/dev/null 2>&1 || true  # podman-compose 1.0.3 leaves it
 
 echo "figures: build ${build_s}s, image $((size / 1000 / 1000)) MB, stop ${stop_s}s"
 if [[ $fails -ne 0 ]]; then
