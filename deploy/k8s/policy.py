@@ -96,6 +96,10 @@ def check(docs):
     for np in by_kind.get("NetworkPolicy", []):
         need(np["spec"].get("egress") == [] and "Egress" in np["spec"]["policyTypes"],
              f"NetworkPolicy/{np['metadata']['name']}: egress must be closed")
+    for dep in deployments:
+        has_hpa = bool(by_kind.get("HorizontalPodAutoscaler"))
+        need(("replicas" in dep["spec"]) != has_hpa,
+             f"Deployment/{dep['metadata']['name']}: replicas must be set exactly when no HPA owns the count")
     for hpa in by_kind.get("HorizontalPodAutoscaler", []):
         metrics = [get(m, "resource", "name") for m in hpa["spec"].get("metrics", [])]
         need(metrics == ["cpu"], f"HorizontalPodAutoscaler/{hpa['metadata']['name']}: scales on {metrics}")

@@ -54,6 +54,10 @@ def case_no_emptydir(docs):
     pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "tmp"]
 
 
+def case_replicas_beside_hpa(docs):
+    next(d for d in docs if d["kind"] == "Deployment")["spec"]["replicas"] = 3
+
+
 CASES = {
     case_probe: "readinessProbe must GET /readyz",
     case_latest: "is :latest",
@@ -64,6 +68,7 @@ CASES = {
     case_namespace_label: "enforce label",
     case_egress: "egress must be closed",
     case_no_emptydir: "no emptyDir at ['/tmp']",
+    case_replicas_beside_hpa: "replicas must be set exactly when no HPA owns the count",
 }
 
 
