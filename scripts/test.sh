@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs rootlab's whole test suite on this machine: unit and real-kernel tests (cargo), the live HTTP API
-# tests (with schemathesis and the notebook), and the browser tests in headless Chromium.
+# tests (with schemathesis, the Python client and the notebook), the browser tests in headless
+# Chromium, and the deployment files' checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,3 +19,6 @@ bash e2e/api/run.sh
 
 echo "== browser (e2e/browser)" >&2
 bash e2e/browser/run.sh
+
+echo "== deployment files (deploy/check.sh: kustomize, kubernetes-validate, yamllint; own venv)" >&2
+bash deploy/check.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The live-API suite CI runs: builds rootlab, installs the Python deps into a venv, starts
-# `rootlab serve` on a free port, runs the live tests (pytest), schemathesis fuzzing and the
-# example notebook against it, stops the server, and exits non-zero if anything failed.
+# The live-API suite CI runs: builds rootlab, installs the Python deps and clients/python into a
+# venv, starts `rootlab serve` on a free port, runs the live tests (pytest), schemathesis fuzzing
+# and the example notebook against it, and the Python client's tests (against a server of their
+# own), stops the server, and exits non-zero if anything failed.
 #
 # Env: ROOTLAB_BIN (use this binary instead of building), ROOTLAB_VENV (venv dir),
 #      ROOTLAB_CARGO_PROFILE (dev|release, default dev).
@@ -24,6 +25,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install -q -r "$here/requirements.txt"
+# The Python client (the notebook imports it), with its test tools.
+"$venv/bin/pip" install -q "$repo/clients/python[test]"
 
 # Start the server on a free port; it prints "rootlab listening on http://ADDR" when ready.
 log="$out/server.log"
@@ -53,6 +56,10 @@ echo "== schemathesis"
 # One worker: with several, hypothesis (under CPython 3.11) sometimes crashes in its own AST code.
 (cd "$here" && "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run \
     "$url/api/v1/openapi.json" --workers 1 --report junit --report-dir "$out") || status=1
+
+echo "== python client (clients/python: its tests start their own server; mypy --strict)"
+(cd "$repo/clients/python" && env -u ROOTLAB_URL -u ROOTLAB_PID ROOTLAB_BIN="$ROOTLAB_BIN" \
+    "$venv/bin/pytest" -q -p no:cacheprovider tests && "$venv/bin/mypy") || status=1
 
 echo "== notebook"
 "$venv/bin/python" "$here/run_notebook.py" "$repo/examples/rootlab.ipynb" "$out/rootlab.executed.ipynb" || status=1

@@ -1,0 +1,306 @@
+"""A small typed client for rootlab's REST API (`rootlab serve`, docs/api.md).
+
+    from rootlab_client import Client, view, tree_lines
+    lab = Client()                                  # $ROOTLAB_URL, else http://127.0.0.1:7878
+    result = lab.run_preset("seed-tmpfs")
+    print("\\n".join(tree_lines(view(result, "container after mount", "c1")["trees"][0])))
+
+Every experiment runs for real on the server, in a disposable namespace sandbox. Errors the server
+answers (4xx/5xx, and a stream's `error` event) raise `RootlabError` with the server's code,
+message and field list. The JSON shapes are typed as `TypedDict`s of the parts a client reads; the
+OpenAPI document (`Client.openapi()`) has them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Optional, TypedDict, cast
+
+import requests
+
+if TYPE_CHECKING:  # pandas is optional: only the *_frame helpers need it.
+    import pandas
+
+__all__ = [
+    "Client", "RootlabError", "FieldError", "Health", "PresetSummary", "Preset", "Validation",
+    "RunResult", "Snapshot", "View", "Mount", "Tree", "Entry", "Layer", "RunEvent",
+    "snapshot", "view", "tree_lines", "mount_diff", "tree_diff", "mounts_frame", "mount_diff_frame",
+]
+
+DEFAULT_URL = "http://127.0.0.1:7878"
+
+
+class FieldError(TypedDict):
+    field: str
+    message: str
+
+
+class RootlabError(Exception):
+    """An error the server answered: HTTP status (0 for a stream's `error` event), code, message,
+    and the fields it names (`invalid_spec` lists each problem)."""
+
+    def __init__(self, status: int, code: str, message: str, fields: list[FieldError]):
+        super().__init__(f"{status} {code}: {message}" if status else f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+
+class Workers(TypedDict):
+    configured: int
+    alive: int
+    busy: int
+    last_error: Optional[str]
+
+
+class Health(TypedDict):
+    status: Literal["ok", "degraded", "down"]
+    version: str
+    workers: Workers
+    sandbox: dict[str, Any]
+    limits: dict[str, Any]
+
+
+class PresetSummary(TypedDict):
+    id: str
+    lesson: int
+    title: str
+    summary: str
+    explanation: str
+
+
+class Preset(PresetSummary):
+    spec: dict[str, Any]
+
+
+class Validation(TypedDict):
+    valid: bool
+    fields: list[FieldError]
+
+
+class Mount(TypedDict):
+    id: int
+    parent: int
+    target: str
+    source: str
+    fstype: str
+    propagation: str
+    options: str
+
+
+class _EntryRequired(TypedDict):
+    path: str
+    kind: str
+
+
+class Entry(_EntryRequired, total=False):
+    link_target: Optional[str]
+    layer: Optional[str]
+    whiteout: bool
+    opaque: bool
+    preview: Optional[str]
+
+
+class _TreeRequired(TypedDict):
+    root: str
+    entries: list[Entry]
+
+
+class Tree(_TreeRequired, total=False):
+    truncated: bool
+    error: Optional[str]
+
+
+class View(TypedDict):
+    actor: str
+    mounts: list[Mount]
+    trees: list[Tree]
+
+
+class Layer(TypedDict):
+    name: str
+    tree: Tree
+
+
+class _SnapshotRequired(TypedDict):
+    label: str
+    views: list[View]
+
+
+class Snapshot(_SnapshotRequired, total=False):
+    layers: list[Layer]
+
+
+class _RunResultRequired(TypedDict):
+    status: Literal["completed", "limit_exceeded", "failed"]
+    snapshots: list[Snapshot]
+    steps: list[dict[str, Any]]
+
+
+class RunResult(_RunResultRequired, total=False):
+    message: Optional[str]
+    kernel_release: str
+    duration_us: int
+    limits: dict[str, Any]
+
+
+# One server-sent event of POST /run/stream: {"event": "queued" | "started" | "step_started" |
+# "step_finished" | "finished", ...}. An "error" event is raised as RootlabError instead.
+RunEvent = dict[str, Any]
+
+
+class Client:
+    """rootlab serve at `base_url` (default: $ROOTLAB_URL, else http://127.0.0.1:7878)."""
+
+    def __init__(self, base_url: Optional[str] = None, timeout: float = 60.0,
+                 session: Optional[requests.Session] = None):
+        self.base_url = (base_url or os.environ.get("ROOTLAB_URL") or DEFAULT_URL).rstrip("/")
+        self.api = self.base_url + "/api/v1"
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    def _json(self, method: str, url: str, body: Any = None) -> Any:
+        r = self.session.request(method, url, json=body, timeout=self.timeout)
+        _raise_for_error(r)
+        return r.json()
+
+    def health(self) -> Health:
+        """GET /healthz: the server's summary (workers, sandbox capabilities, limits). Answered
+        also when the status is "down" (HTTP 503)."""
+        r = self.session.get(self.base_url + "/healthz", timeout=self.timeout)
+        if r.status_code not in (200, 503):
+            _raise_for_error(r)
+        return cast(Health, r.json())
+
+    def presets(self) -> list[PresetSummary]:
+        return cast(list[PresetSummary], self._json("GET", self.api + "/presets"))
+
+    def preset(self, preset_id: str) -> Preset:
+        return cast(Preset, self._json("GET", f"{self.api}/presets/{preset_id}"))
+
+    def validate(self, spec: Mapping[str, Any]) -> Validation:
+        """POST /validate: whether the spec is valid, and what is wrong with it (nothing runs)."""
+        return cast(Validation, self._json("POST", self.api + "/validate", spec))
+
+    def run(self, spec: Mapping[str, Any]) -> RunResult:
+        """POST /run: run the experiment, return its result (whatever its status)."""
+        return cast(RunResult, self._json("POST", self.api + "/run", spec))
+
+    def run_preset(self, preset_id: str) -> RunResult:
+        return cast(RunResult, self._json("POST", f"{self.api}/presets/{preset_id}/run"))
+
+    def stream(self, spec: Mapping[str, Any]) -> Iterator[RunEvent]:
+        """POST /run/stream: yield each event as it happens; the last is "finished", whose
+        "result" is the RunResult. A server-side failure (timeout, cancel, ...) raises."""
+        with self.session.post(self.api + "/run/stream", json=spec, stream=True,
+                               timeout=self.timeout) as r:
+            _raise_for_error(r)
+            for line in r.iter_lines():
+                if not line.startswith(b"data: "):
+                    continue
+                event: RunEvent = json.loads(line[6:])
+                if "error" in event:
+                    err = event["error"]
+                    raise RootlabError(0, err["code"], err["message"], err.get("fields", []))
+                yield event
+
+    def cancel(self, run_id: str) -> None:
+        """DELETE /runs/{run_id} (the id is a stream's X-Run-Id header)."""
+        r = self.session.delete(f"{self.api}/runs/{run_id}", timeout=self.timeout)
+        _raise_for_error(r)
+
+    def openapi(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self._json("GET", self.api + "/openapi.json"))
+
+
+def _raise_for_error(r: requests.Response) -> None:
+    if r.ok:
+        return
+    try:
+        err = r.json()["error"]
+        raise RootlabError(r.status_code, err["code"], err["message"], err.get("fields", []))
+    except (ValueError, KeyError, TypeError):
+        raise RootlabError(r.status_code, "http", r.text[:200], []) from None
+
+
+def snapshot(result: RunResult, label: str) -> Snapshot:
+    """The snapshot with this label; KeyError naming the labels there are."""
+    for s in result["snapshots"]:
+        if s["label"] == label:
+            return s
+    raise KeyError(f"no snapshot {label!r}: {[s['label'] for s in result['snapshots']]}")
+
+
+def view(result: RunResult, label: str, actor: str) -> View:
+    """What `actor` ("host", a container's name) saw in the snapshot `label`."""
+    snap = snapshot(result, label)
+    for v in snap["views"]:
+        if v["actor"] == actor:
+            return v
+    raise KeyError(f"no view of {actor!r} in {label!r}: {[v['actor'] for v in snap['views']]}")
+
+
+def tree_lines(tree: Tree) -> list[str]:
+    """A snapshot tree drawn the way `tree` draws it, with layers, whiteouts and link targets."""
+    lines = [(tree["root"] or ".") + (f"  ({tree['error']})" if tree.get("error") else "")]
+    base = tree["root"].rstrip("/")
+    entries = tree["entries"]
+    rels = [e["path"][len(base) + 1:] if base and e["path"].startswith(base + "/") else e["path"].lstrip("/")
+            for e in entries]
+
+    def parent(rel: str) -> str:
+        return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+    last = {r: not any(parent(x) == parent(r) for x in rels[i + 1:]) for i, r in enumerate(rels)}
+    for e, r in zip(entries, rels):
+        prefix, ancestor = "", parent(r)
+        while ancestor:
+            prefix = ("    " if last.get(ancestor, True) else "│   ") + prefix
+            ancestor = parent(ancestor)
+        extra = " -> " + (e.get("link_target") or "") if e["kind"] == "symlink" else ""
+        extra += f"  [{e['layer']}]" if e.get("layer") else ""
+        extra += "  (whiteout)" if e.get("whiteout") else ""
+        extra += "  (opaque)" if e.get("opaque") else ""
+        name = r.rsplit("/", 1)[-1] + ("/" if e["kind"] == "dir" else "")
+        lines.append(prefix + ("└── " if last[r] else "├── ") + name + extra)
+    if tree.get("truncated"):
+        lines.append("... (truncated)")
+    return lines
+
+
+MountKey = tuple[str, str, str]
+
+
+def mount_diff(before: View, after: View) -> list[tuple[str, str, str, str]]:
+    """Mounts added ("+") and removed ("-") between two views: (change, target, fstype, source)."""
+    def keys(v: View) -> set[MountKey]:
+        return {(m["target"], m["fstype"], m["source"]) for m in v["mounts"]}
+
+    a, b = keys(before), keys(after)
+    return [("+", *k) for k in sorted(b - a)] + [("-", *k) for k in sorted(a - b)]
+
+
+def tree_diff(before: Tree, after: Tree) -> list[str]:
+    """Paths added ("+ path") and removed ("- path") between two walks of the same path."""
+    a = {e["path"] for e in before["entries"]}
+    b = {e["path"] for e in after["entries"]}
+    return sorted("+ " + p for p in b - a) + sorted("- " + p for p in a - b)
+
+
+MOUNT_COLUMNS = ["id", "parent", "target", "source", "fstype", "propagation", "options"]
+
+
+def mounts_frame(v: View) -> pandas.DataFrame:
+    """A view's mount table as a pandas DataFrame with findmnt-style columns."""
+    import pandas as pd
+
+    return pd.DataFrame(v["mounts"], columns=MOUNT_COLUMNS)
+
+
+def mount_diff_frame(before: View, after: View) -> pandas.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(mount_diff(before, after), columns=["change", "target", "fstype", "source"])

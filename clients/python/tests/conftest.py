@@ -1,0 +1,52 @@
+"""A real `rootlab serve` for the client's tests, started here on a free port (ROOTLAB_BIN, else
+target/{release,debug}/rootlab of this repository or of $CARGO_TARGET_DIR) and stopped with SIGTERM."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def rootlab_binary() -> str:
+    if os.environ.get("ROOTLAB_BIN"):
+        return os.environ["ROOTLAB_BIN"]
+    targets = [Path(os.environ["CARGO_TARGET_DIR"])] if os.environ.get("CARGO_TARGET_DIR") else []
+    for target in targets + [REPO / "target"]:
+        for profile in ("release", "debug"):
+            if (target / profile / "rootlab").exists():
+                return str(target / profile / "rootlab")
+    raise RuntimeError("no rootlab binary: build it (cargo build -p rootlab) or set ROOTLAB_BIN")
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    proc = subprocess.Popen(
+        [rootlab_binary(), "serve", "--addr", "127.0.0.1:0", "--rate-limit", "0", "--workers", "2"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        match = re.search(r"http://\S+", proc.stdout.readline())
+        assert match, "rootlab serve did not print its address"
+        url = match.group(0)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                workers = requests.get(url + "/healthz", timeout=5).json()["workers"]
+                if workers["alive"] == workers["configured"]:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("rootlab serve never had all its workers up")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
