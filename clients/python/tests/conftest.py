@@ -38,14 +38,15 @@ def server_url():
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                workers = requests.get(url + "/healthz", timeout=5).json()["workers"]
-                if workers["alive"] == workers["configured"]:
+                # Ready: every worker up and the sandbox self-test passed.
+                health = requests.get(url + "/healthz", timeout=5).json()
+                if health["status"] == "ok" and requests.get(url + "/readyz", timeout=5).ok:
                     break
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         else:
-            raise AssertionError("rootlab serve never had all its workers up")
+            raise AssertionError("rootlab serve never became ready")
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)

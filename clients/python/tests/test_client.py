@@ -106,9 +106,24 @@ def test_run_preset_and_stream(lab):
     assert events[-1]["result"]["status"] == "completed"
 
 
+def test_a_stream_is_cancelled_with_its_token(lab):
+    spec = {"steps": [{"op": "run", "argv": ["sleep", "20"]}]}
+    ended = None
+    try:
+        for event in lab.stream(spec):
+            if event["event"] == "step_started":
+                assert lab.last_run is not None
+                lab.cancel(*lab.last_run)
+            if event["event"] == "finished":
+                ended = event["result"]["status"]
+    except RootlabError as e:
+        ended = e.code
+    assert ended == "cancelled"
+
+
 def test_cancel_unknown_run_raises(lab):
     with pytest.raises(RootlabError) as err:
-        lab.cancel("no-such-run")
+        lab.cancel("0" * 32, "0" * 32)
     assert err.value.status == 404
 
 

@@ -161,6 +161,8 @@ class Client:
         self.api = self.base_url + "/api/v1"
         self.timeout = timeout
         self.session = session or requests.Session()
+        # The id and cancel token of the last run started with `stream`.
+        self.last_run: Optional[tuple[str, str]] = None
 
     def _json(self, method: str, url: str, body: Any = None) -> Any:
         r = self.session.request(method, url, json=body, timeout=self.timeout)
@@ -194,10 +196,12 @@ class Client:
 
     def stream(self, spec: Mapping[str, Any]) -> Iterator[RunEvent]:
         """POST /run/stream: yield each event as it happens; the last is "finished", whose
-        "result" is the RunResult. A server-side failure (timeout, cancel, ...) raises."""
+        "result" is the RunResult. A server-side failure (timeout, cancel, ...) raises.
+        While it streams, `last_run` holds the run's id and cancel token (see `cancel`)."""
         with self.session.post(self.api + "/run/stream", json=spec, stream=True,
                                timeout=self.timeout) as r:
             _raise_for_error(r)
+            self.last_run = (r.headers.get("X-Run-Id", ""), r.headers.get("X-Cancel-Token", ""))
             for line in r.iter_lines():
                 if not line.startswith(b"data: "):
                     continue
@@ -207,9 +211,11 @@ class Client:
                     raise RootlabError(0, err["code"], err["message"], err.get("fields", []))
                 yield event
 
-    def cancel(self, run_id: str) -> None:
-        """DELETE /runs/{run_id} (the id is a stream's X-Run-Id header)."""
-        r = self.session.delete(f"{self.api}/runs/{run_id}", timeout=self.timeout)
+    def cancel(self, run_id: str, token: str) -> None:
+        """DELETE /runs/{run_id}: only the client that started the run holds its token (a
+        stream's X-Run-Id and X-Cancel-Token headers, kept in `last_run`)."""
+        r = self.session.delete(f"{self.api}/runs/{run_id}",
+                                headers={"X-Cancel-Token": token}, timeout=self.timeout)
         _raise_for_error(r)
 
     def openapi(self) -> dict[str, Any]:
