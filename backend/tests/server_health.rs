@@ -17,6 +17,9 @@ use rootlab_shared::Limits;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+mod server_support;
+use server_support::child_pids;
+
 /// These tests count and kill this process's children (the workers): one test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -76,18 +79,6 @@ async fn poll(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn children() -> Vec<i32> {
-    let mut pids = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        pids.extend(
-            text.split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok()),
-        );
-    }
-    pids
 }
 
 async fn run_tmpfs(app: &Router) -> (StatusCode, Value) {
@@ -181,7 +172,7 @@ async fn killed_idle_workers_fail_readiness_until_replaced() {
     );
     let (coordinator, app) = start(worker, 2).await;
     poll(&app, "/readyz", "ready", |s, _| s == StatusCode::OK).await;
-    let workers = children();
+    let workers = child_pids();
     assert_eq!(workers.len(), 2, "{workers:?}");
     let (_, health) = get(&app, "/healthz").await;
     let mut idle: Vec<i32> =
@@ -228,7 +219,7 @@ async fn killed_idle_workers_fail_readiness_until_replaced() {
     let (status, result) = run_tmpfs(&app).await;
     assert_eq!(status, StatusCode::OK, "{result}");
     assert_eq!(result["status"], "completed");
-    assert!(children().iter().all(|p| !workers.contains(p)));
+    assert!(child_pids().iter().all(|p| !workers.contains(p)));
     coordinator.shutdown(Duration::ZERO).await;
 }
 
@@ -237,7 +228,7 @@ async fn the_run_after_killing_idle_workers_meets_a_live_one() {
     let _serial = SERIAL.lock().await;
     let (coordinator, app) = start(PathBuf::from(WORKER), 2).await;
     poll(&app, "/readyz", "ready", |s, _| s == StatusCode::OK).await;
-    for pid in children() {
+    for pid in child_pids() {
         let pid = nix::unistd::Pid::from_raw(pid);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     }
@@ -261,7 +252,7 @@ async fn the_run_after_killing_idle_workers_meets_a_live_one() {
         "{health}"
     );
     coordinator.shutdown(Duration::ZERO).await;
-    assert!(children().is_empty(), "workers left: {:?}", children());
+    assert!(child_pids().is_empty(), "workers left: {:?}", child_pids());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,11 +9,11 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use rootlab::coordinator::{Coordinator, PoolConfig};
 use rootlab::server::{app, AppState, HttpSettings};
 use rootlab_shared::Limits;
-use tower::ServiceExt;
+
+mod server_support;
 
 async fn app_serving(static_dir: &Path) -> Router {
     let pool = PoolConfig {
@@ -31,7 +31,7 @@ async fn app_serving(static_dir: &Path) -> Router {
     app(AppState::new(coordinator, settings))
 }
 
-async fn send(
+async fn get(
     app: &Router,
     uri: &str,
     headers: &[(&str, &str)],
@@ -40,21 +40,7 @@ async fn send(
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
-    let response = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    (status, headers, body)
+    server_support::send(app, req.body(Body::empty()).unwrap()).await
 }
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
@@ -68,9 +54,9 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn answers_are_compressed_when_the_client_accepts_it() {
     let app = app_serving(Path::new("/nonexistent")).await;
-    let (_, _, plain) = send(&app, "/api/v1/openapi.json", &[]).await;
+    let (_, _, plain) = get(&app, "/api/v1/openapi.json", &[]).await;
     let (status, headers, gz) =
-        send(&app, "/api/v1/openapi.json", &[("accept-encoding", "gzip")]).await;
+        get(&app, "/api/v1/openapi.json", &[("accept-encoding", "gzip")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
     assert!(
@@ -80,12 +66,12 @@ async fn answers_are_compressed_when_the_client_accepts_it() {
         gz.len()
     );
     assert_eq!(gunzip(&gz), plain);
-    let (_, headers, br) = send(&app, "/api/v1/presets", &[("accept-encoding", "br")]).await;
+    let (_, headers, br) = get(&app, "/api/v1/presets", &[("accept-encoding", "br")]).await;
     assert_eq!(headers[header::CONTENT_ENCODING], "br");
     assert!(!br.is_empty());
-    let (_, headers, _) = send(&app, "/metrics", &[("accept-encoding", "gzip")]).await;
+    let (_, headers, _) = get(&app, "/metrics", &[("accept-encoding", "gzip")]).await;
     assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
-    let (_, headers, _) = send(&app, "/api/v1/openapi.json", &[]).await;
+    let (_, headers, _) = get(&app, "/api/v1/openapi.json", &[]).await;
     assert!(headers.get(header::CONTENT_ENCODING).is_none());
 }
 
@@ -98,17 +84,17 @@ async fn api_documents_carry_an_etag_and_revalidate() {
         "/api/v1/openapi.json",
         "/api/v1/docs",
     ] {
-        let (status, headers, body) = send(&app, uri, &[]).await;
+        let (status, headers, body) = get(&app, uri, &[]).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{uri}");
         let tag = headers[header::ETAG].to_str().unwrap().to_string();
         assert!(tag.starts_with("W/\""), "{uri}: {tag}");
-        let (status, headers, empty) = send(&app, uri, &[("if-none-match", &tag)]).await;
+        let (status, headers, empty) = get(&app, uri, &[("if-none-match", &tag)]).await;
         assert_eq!(status, StatusCode::NOT_MODIFIED, "{uri}");
         assert!(empty.is_empty());
         assert_eq!(headers[header::ETAG], tag.as_str());
         // The same tag whether or not the answer is compressed.
-        let (status, headers, _) = send(
+        let (status, headers, _) = get(
             &app,
             uri,
             &[("if-none-match", &tag), ("accept-encoding", "gzip")],
@@ -116,16 +102,16 @@ async fn api_documents_carry_an_etag_and_revalidate() {
         .await;
         assert_eq!(status, StatusCode::NOT_MODIFIED, "{uri}");
         assert_eq!(headers[header::ETAG], tag.as_str());
-        let (status, _, again) = send(&app, uri, &[("if-none-match", "W/\"other\"")]).await;
+        let (status, _, again) = get(&app, uri, &[("if-none-match", "W/\"other\"")]).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(again, body);
     }
-    let (_, _, presets) = send(&app, "/api/v1/presets/seed-tmpfs", &[]).await;
-    let (_, other, _) = send(&app, "/api/v1/presets/seed-chroot", &[]).await;
-    let (_, first, _) = send(&app, "/api/v1/presets/seed-tmpfs", &[]).await;
+    let (_, _, presets) = get(&app, "/api/v1/presets/seed-tmpfs", &[]).await;
+    let (_, other, _) = get(&app, "/api/v1/presets/seed-chroot", &[]).await;
+    let (_, first, _) = get(&app, "/api/v1/presets/seed-tmpfs", &[]).await;
     assert!(!presets.is_empty());
     assert_ne!(first[header::ETAG], other[header::ETAG]);
-    let (status, headers, _) = send(&app, "/api/v1/presets/nope", &[]).await;
+    let (status, headers, _) = get(&app, "/api/v1/presets/nope", &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(headers.get(header::ETAG).is_none());
 }
@@ -140,18 +126,18 @@ async fn static_files_precompressed_validated_and_cached_by_name() {
     std::fs::write(dir.path().join(format!("{asset}.br")), b"precompressed").unwrap();
     let app = app_serving(dir.path()).await;
 
-    let (status, headers, body) = send(&app, "/", &[]).await;
+    let (status, headers, body) = get(&app, "/", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(String::from_utf8(body).unwrap(), page);
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
     let tag = headers[header::ETAG].to_str().unwrap().to_string();
-    let (status, headers, body) = send(&app, "/", &[("if-none-match", &tag)]).await;
+    let (status, headers, body) = get(&app, "/", &[("if-none-match", &tag)]).await;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
     assert!(body.is_empty());
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
 
     let uri = format!("/{asset}");
-    let (status, headers, body) = send(&app, &uri, &[("accept-encoding", "br")]).await;
+    let (status, headers, body) = get(&app, &uri, &[("accept-encoding", "br")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_ENCODING], "br");
     assert_eq!(body, b"precompressed", "the .br sibling, as it is");
@@ -159,7 +145,7 @@ async fn static_files_precompressed_validated_and_cached_by_name() {
         headers[header::CACHE_CONTROL],
         "public, max-age=31536000, immutable"
     );
-    let (_, headers, body) = send(&app, &uri, &[("accept-encoding", "gzip")]).await;
+    let (_, headers, body) = get(&app, &uri, &[("accept-encoding", "gzip")]).await;
     assert_eq!(
         headers[header::CONTENT_ENCODING],
         "gzip",
@@ -168,11 +154,11 @@ async fn static_files_precompressed_validated_and_cached_by_name() {
     assert!(String::from_utf8(gunzip(&body))
         .unwrap()
         .starts_with("console.log"));
-    let (_, headers, body) = send(&app, &uri, &[]).await;
+    let (_, headers, body) = get(&app, &uri, &[]).await;
     assert!(headers.get(header::CONTENT_ENCODING).is_none());
     assert!(String::from_utf8(body).unwrap().starts_with("console.log"));
 
-    let (status, headers, _) = send(&app, "/missing.js", &[]).await;
+    let (status, headers, _) = get(&app, "/missing.js", &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(headers.get(header::CACHE_CONTROL).is_none());
 }

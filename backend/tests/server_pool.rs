@@ -14,6 +14,9 @@ use rootlab_shared::{Limits, Spec};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+mod server_support;
+use server_support::child_pids;
+
 /// These tests count this process's children (the workers): one test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -36,19 +39,6 @@ fn tmpfs_spec() -> Value {
 
 fn sleeper() -> Spec {
     serde_json::from_value(json!({"steps": [{"op": "run", "argv": ["/bin/sleep", "30"]}]})).unwrap()
-}
-
-/// Worker processes: this test process's children.
-fn child_pids() -> Vec<i32> {
-    let mut pids = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        pids.extend(
-            text.split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok()),
-        );
-    }
-    pids
 }
 
 async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {

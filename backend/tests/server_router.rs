@@ -7,12 +7,13 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use rootlab::coordinator::{Coordinator, PoolConfig};
 use rootlab::server::{app, AppState, HttpSettings};
 use rootlab_shared::Limits;
 use serde_json::{json, Value};
-use tower::ServiceExt;
+
+mod server_support;
+use server_support::send;
 
 /// A pool whose worker cannot start: nothing runs, so runs are refused with `busy` (queue 0).
 async fn app_without_workers(settings: HttpSettings) -> Router {
@@ -33,20 +34,6 @@ async fn default_app() -> Router {
         ..HttpSettings::default()
     })
     .await
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let response = app.clone().oneshot(req).await.expect("the router answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    (status, headers, body)
 }
 
 fn post_json(uri: &str, body: impl Into<Body>) -> Request<Body> {
