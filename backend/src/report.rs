@@ -111,7 +111,11 @@ fn header(out: &mut String, r: &RunResult, style: Style) {
         r.image.programs.len()
     );
     if let Some(m) = &r.message {
-        let _ = writeln!(out, "{}", style.red(m));
+        let line = match r.status {
+            RunStatus::Completed => style.yellow(m),
+            _ => style.red(m),
+        };
+        let _ = writeln!(out, "{line}");
     }
 }
 
@@ -164,6 +168,19 @@ fn step_block(out: &mut String, s: &StepResult, style: Style) {
                 let _ = writeln!(out, "      · {t}");
             });
             let _ = writeln!(out, "      ls / afterwards: {}", root_listing.join(" "));
+        }
+        Some(StepDetails::Started { pid }) => {
+            let pid = pid.map_or(String::new(), |p| format!(" as pid {p}"));
+            let _ = writeln!(out, "    started in the background{pid}");
+        }
+        Some(StepDetails::Waited {
+            ended,
+            still_running,
+        }) => {
+            ended.iter().for_each(|o| output_box(out, o, style));
+            for p in still_running {
+                let _ = writeln!(out, "    still running: {}", p.argv.join(" "));
+            }
         }
         None => {}
     }

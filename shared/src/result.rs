@@ -12,7 +12,8 @@ pub struct RunResult {
     pub version: u32,
     pub title: String,
     pub status: RunStatus,
-    /// One line for the learner when the run did not complete (which limit, what failed).
+    /// One line for the learner when the run did not complete (which limit, what failed), or
+    /// about a completed run's end (a background program still running, killed with the sandbox).
     #[serde(default)]
     pub message: Option<String>,
     /// `uname -r` of the machine running rootlab: every container shares this kernel.
@@ -163,6 +164,30 @@ pub enum StepDetails {
         /// What was done, step by step.
         trace: Vec<String>,
     },
+    /// A background `run`: the program started and the step went on at once.
+    Started {
+        /// Its pid as the programs of its actor see it (absent if it could not be read).
+        #[serde(default)]
+        pid: Option<i32>,
+    },
+    /// `wait` (or an `exit` that ended background programs): what each program did.
+    Waited {
+        /// One per program that ended, in start order.
+        ended: Vec<CommandOutput>,
+        /// Programs still running when the wait gave up (they go on).
+        #[serde(default)]
+        still_running: Vec<Running>,
+    },
+}
+
+/// A background program that had not ended.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Running {
+    pub argv: Vec<String>,
+    /// Its pid as the programs of its actor see it.
+    #[serde(default)]
+    pub pid: Option<i32>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]

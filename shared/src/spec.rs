@@ -34,6 +34,12 @@ fn host_actor() -> String {
 fn default_true() -> bool {
     true
 }
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Most background programs one actor may start (over its life).
+pub const MAX_BACKGROUND: usize = 8;
 fn mode_file() -> u32 {
     0o644
 }
@@ -413,6 +419,20 @@ pub enum Step {
         #[serde(rename = "in", default = "host_actor")]
         actor: String,
         argv: Vec<String>,
+        /// `cmd &`: start the program and go on at once; its output keeps being captured and a
+        /// later `wait` in the same actor reports it. At most [`MAX_BACKGROUND`] per actor.
+        #[serde(default, skip_serializing_if = "is_false")]
+        background: bool,
+    },
+    /// `wait`: wait for the actor's background programs to end and report each one's output
+    /// and status, in start order. Needs a background `run` in the same actor before it.
+    Wait {
+        #[serde(rename = "in", default = "host_actor")]
+        actor: String,
+        /// Give up after this many milliseconds (the programs keep running; a later `wait`
+        /// reports them). Without it, waits as long as the run's wall time allows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     /// Try to climb out of the actor's root with the classic double-chroot-and-`..` trick,
     /// and report what `/` looks like afterwards.
@@ -464,6 +484,7 @@ impl Step {
             Step::Delete { .. } => "delete",
             Step::Mkdir { .. } => "mkdir",
             Step::Run { .. } => "run",
+            Step::Wait { .. } => "wait",
             Step::Escape { .. } => "escape",
             Step::Exit { .. } => "exit",
             Step::Snapshot { .. } => "snapshot",
@@ -491,6 +512,7 @@ impl Step {
             | Step::Delete { actor, .. }
             | Step::Mkdir { actor, .. }
             | Step::Run { actor, .. }
+            | Step::Wait { actor, .. }
             | Step::Escape { actor, .. }
             | Step::Exit { actor } => Some(actor),
         }

@@ -48,6 +48,8 @@ pub struct Followed {
     pub current: Option<(usize, Instant)>,
     /// Limits a cgroup reported hit, with the step during which it first was.
     pub hits: Vec<(&'static str, Option<usize>)>,
+    /// What the lab said about the run's end (background programs it found still running).
+    pub notes: Vec<String>,
 }
 
 /// A launched sandbox being followed: its jail and the lab's message pipe, with the deadline.
@@ -154,6 +156,7 @@ pub fn follow(
             fatal: None,
             current: None,
             hits: vec![],
+            notes: vec![],
         },
         ready: false,
     };
@@ -180,6 +183,22 @@ pub fn follow(
     t.note_limits(t.f.current.map(|(i, _)| i));
     let jail = sandbox.reap();
     (t.f, jail, None)
+}
+
+/// The lab's end-of-run notes, at most [`MAX_NOTES`] of at most [`MAX_FATAL`] bytes each.
+fn bounded_notes(notes: Vec<String>) -> Vec<String> {
+    const MAX_NOTES: usize = 16;
+    notes
+        .into_iter()
+        .take(MAX_NOTES)
+        .map(|mut n| {
+            let cut = (0..=MAX_FATAL.min(n.len()))
+                .rev()
+                .find(|i| n.is_char_boundary(*i));
+            n.truncate(cut.unwrap_or(0));
+            n
+        })
+        .collect()
 }
 
 /// Checks each message against the spec and what came before.
@@ -241,10 +260,11 @@ impl Tracker<'_> {
                 }
                 self.f.fatal = Some(message);
             }
-            LabMessage::Done => {
+            LabMessage::Done { notes } => {
                 if self.f.steps.len() != steps.len() || self.f.current.is_some() {
                     return Err("`done` before every step ran".into());
                 }
+                self.f.notes = bounded_notes(notes);
                 return Ok(true);
             }
         }
@@ -370,6 +390,7 @@ mod tests {
                 fatal: None,
                 current: None,
                 hits: vec![],
+                notes: vec![],
             },
             ready: false,
         };
@@ -388,7 +409,7 @@ mod tests {
             started(1, "snapshot", "engine"),
             snapshot(1),
             finished(1, "snapshot", "engine"),
-            LabMessage::Done,
+            LabMessage::Done { notes: vec![] },
         ]
     }
 
@@ -421,7 +442,7 @@ mod tests {
                     LabMessage::Ready,
                     started(0, "mkdir", "host"),
                     finished(0, "mkdir", "host"),
-                    LabMessage::Done,
+                    LabMessage::Done { notes: vec![] },
                 ],
                 "before every step",
             ),

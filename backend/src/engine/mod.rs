@@ -302,7 +302,10 @@ fn verdict(
                     RunStatus::LimitExceeded,
                     Some(format!("{h}; the run went on")),
                 ),
-                None => (RunStatus::Completed, None),
+                None => (
+                    RunStatus::Completed,
+                    (!f.notes.is_empty()).then(|| f.notes.join("; ")),
+                ),
             }
         }
         Ending::Violation(why) => {

@@ -7,9 +7,11 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
+use rootlab_shared::result::Running;
 use rootlab_shared::spec::{Namespace, Step};
 use rootlab_shared::Limits;
 
+use super::background::Background;
 use super::channel::Duplex;
 use super::context::OpContext;
 use super::ops;
@@ -71,6 +73,15 @@ impl ActorHandle {
                 self.end();
                 None
             }
+        }
+    }
+
+    /// Background programs of this actor still running (for the run's end); none when the
+    /// actor is gone.
+    pub fn leftovers(&mut self) -> Vec<Running> {
+        match self.ask(&ActorRequest::Leftovers) {
+            Some(ActorReply::Leftovers { running }) => running,
+            _ => Vec::new(),
         }
     }
 
@@ -255,13 +266,24 @@ fn actor_main(
         limits: stage.limits.clone(),
         roots: Vec::new(),
         programs,
+        background: Background::new(
+            stage.engine_proc.try_clone().ok(),
+            stage.limits.output_bytes as usize,
+        ),
     };
     serve(chan, &mut ctx, stage.engine_proc)
 }
 
-/// The request loop: until `exit` or the lab init goes away.
+/// The request loop: until `exit` or the lab init goes away. While waiting for a request, the
+/// actor drains its background programs' output (see [`super::background`]).
 fn serve(mut chan: Duplex, ctx: &mut OpContext, engine_proc: &OwnedFd) -> i32 {
-    while let Ok(Some(request)) = chan.recv::<ActorRequest>() {
+    loop {
+        if chan.reader.buffer().is_empty() {
+            ctx.background.idle_until(sys::raw(chan.reader.get_ref()));
+        }
+        let Ok(Some(request)) = chan.recv::<ActorRequest>() else {
+            break;
+        };
         let (reply, last) = match request {
             ActorRequest::Step { step } => {
                 let done = ops::perform(&step, ctx);
@@ -276,6 +298,10 @@ fn serve(mut chan: Duplex, ctx: &mut OpContext, engine_proc: &OwnedFd) -> i32 {
             ActorRequest::Observe { paths, depth } => {
                 let seen = observe(&paths, depth, &ctx.limits, engine_proc);
                 (ActorReply::Observed(seen), false)
+            }
+            ActorRequest::Leftovers => {
+                let running = ctx.background.running();
+                (ActorReply::Leftovers { running }, false)
             }
         };
         if chan.send(&reply).is_err() || last {

@@ -152,7 +152,17 @@ pub fn command_of(step: &Step, limits: &Limits) -> String {
         Step::Write { path, content, .. } => format!("printf '%s' {} > {}", q(content), q(path)),
         Step::Delete { path, .. } => format!("rm -rf {}", q(path)),
         Step::Mkdir { path, mode, .. } => format!("mkdir -p -m {:o} {}", mode & 0o7777, q(path)),
-        Step::Run { argv, .. } => argv.iter().map(|a| q(a)).collect::<Vec<_>>().join(" "),
+        Step::Run {
+            argv, background, ..
+        } => {
+            let words = argv.iter().map(|a| q(a)).collect::<Vec<_>>().join(" ");
+            if *background {
+                format!("{words} &")
+            } else {
+                words
+            }
+        }
+        Step::Wait { .. } => "wait".into(),
         Step::Escape { .. } => {
             "mkdir .escape && chroot .escape && cd ../../..(x64) && chroot . && ls /".into()
         }

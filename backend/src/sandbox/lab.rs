@@ -231,11 +231,27 @@ impl<'a> Lab<'a> {
                 return 1;
             }
         }
-        if self.emit(&LabMessage::Done) {
+        let notes = self.leftover_notes();
+        if self.emit(&LabMessage::Done { notes }) {
             0
         } else {
             1
         }
+    }
+
+    /// One line per background program still running now, which the sandbox's end kills.
+    fn leftover_notes(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for (name, actor) in self.actors.iter_mut().filter(|(_, a)| a.alive) {
+            for p in actor.leftovers() {
+                let pid = p.pid.map_or(String::new(), |pid| format!(" (pid {pid})"));
+                notes.push(format!(
+                    "the background program `{}` of {name}{pid} was still running at the end of the run; it was killed with the sandbox",
+                    p.argv.join(" ")
+                ));
+            }
+        }
+        notes
     }
 
     /// One step; returns what was done and, for snapshots, the snapshot's index.

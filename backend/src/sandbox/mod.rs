@@ -9,11 +9,13 @@
 //! -> the user's programs, born one pid namespace down (`pidns`), each in its own session.
 //!
 //! Module map: `jail`, `lab`, `actor` are the processes; `wire` and `channel` what crosses between
-//! them; `ops` dispatches a step to the op modules (`rootfs`, `run`, `escape`, `layers`), which
+//! them; `ops` dispatches a step to the op modules (`rootfs`, `run`, `background`, `escape`,
+//! `layers`), which
 //! share `context`, `outcome` and `command`; `walk` and `snapshot` observe; `sys` is the only
 //! door to the kernel.
 
 pub mod actor;
+pub mod background;
 pub mod cgroup;
 pub mod channel;
 pub mod command;

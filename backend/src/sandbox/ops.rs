@@ -14,7 +14,7 @@ use super::outcome::{
     io_error, mount_text, set_mode, sys_error, Calls, Extra, OpResult, Performed,
 };
 use super::sys::{self, MntFlags, MsFlags};
-use super::{escape, rootfs, run};
+use super::{background, escape, rootfs, run};
 
 /// Perform one step in this process.
 pub fn perform(step: &Step, ctx: &mut OpContext) -> Performed {
@@ -129,12 +129,12 @@ fn dispatch(step: &Step, ctx: &mut OpContext, calls: &mut Calls) -> OpResult {
         } => write(path, content, *mode, calls),
         Step::Delete { path, .. } => delete(path, calls),
         Step::Mkdir { path, mode, .. } => mkdir(path, *mode, calls),
-        Step::Run { argv, .. } => run::run_step(argv, ctx, calls),
+        Step::Run {
+            argv, background, ..
+        } => run::run_step(argv, *background, ctx, calls),
+        Step::Wait { timeout_ms, .. } => background::wait_step(*timeout_ms, ctx, calls),
         Step::Escape { .. } => escape::attempt(ctx, calls),
-        Step::Exit { .. } => {
-            calls.0.push("exit_group(0)".into());
-            Ok(Extra::default())
-        }
+        Step::Exit { .. } => background::exit_step(ctx, calls),
         Step::Container { .. } | Step::Snapshot { .. } => Ok(Extra::default()),
     }
 }

@@ -20,8 +20,13 @@ pub const ENV: [&str; 3] = [
     "LC_ALL=C",
 ];
 
-/// The `run` step.
-pub fn run_step(argv: &[String], ctx: &OpContext, calls: &mut Calls) -> OpResult {
+/// The `run` step; with `background`, the program is started and left running.
+pub fn run_step(
+    argv: &[String],
+    background: bool,
+    ctx: &mut OpContext,
+    calls: &mut Calls,
+) -> OpResult {
     let path = resolve(&argv[0]).ok_or_else(|| not_found(&argv[0]))?;
     calls.0.push(format!(
         "execve(\"{}\", [{}], [PATH=..., HOME=/root, LC_ALL=C])",
@@ -31,6 +36,9 @@ pub fn run_step(argv: &[String], ctx: &OpContext, calls: &mut Calls) -> OpResult
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    if background {
+        return super::background::start(&path, argv, ctx, calls).map_err(|e| exec_error(&path, e));
+    }
     let output = capture(&path, argv, ctx).map_err(|e| exec_error(&path, e))?;
     let failure = program_failure(&output);
     Ok(Extra {
@@ -62,7 +70,7 @@ fn not_found(cmd: &str) -> StepError {
 }
 
 /// A program that ran but did not succeed is shown as an error with its status.
-fn program_failure(out: &CommandOutput) -> Option<StepError> {
+pub fn program_failure(out: &CommandOutput) -> Option<StepError> {
     let message = match (out.exit_code, &out.signal) {
         (Some(0), _) => return None,
         (Some(code), _) => format!("{} exited with status {code}", out.argv[0]),
@@ -133,9 +141,30 @@ pub fn elf_interpreter(path: &Path) -> Option<String> {
     None
 }
 
+/// A program just started: its pid (in the actor's pid namespace) and its output pipes.
+pub struct Spawned {
+    pub child: sys::Pid,
+    pub stdout: File,
+    pub stderr: File,
+}
+
 /// Fork, exec `path` with `argv`, and collect its output (stopping it past the output limit).
 /// The program is born in the actor's programs' pid namespace.
 pub fn capture(path: &Path, argv: &[String], ctx: &OpContext) -> Result<CommandOutput, Errno> {
+    let Spawned {
+        child,
+        stdout,
+        stderr,
+    } = spawn(path, argv, ctx)?;
+    let (stdout, stderr, truncated) =
+        collect(child, stdout, stderr, ctx.limits.output_bytes as usize);
+    let exit = sys::wait(child)?;
+    Ok(output_of(argv, [stdout, stderr], exit, truncated))
+}
+
+/// Fork and exec `path` with `argv` (stdin empty, stdout and stderr on pipes); returns once
+/// the exec succeeded, or its errno (the child reaped).
+pub fn spawn(path: &Path, argv: &[String], ctx: &OpContext) -> Result<Spawned, Errno> {
     let (out_r, out_w) = sys::pipe()?;
     let (err_r, err_w) = sys::pipe()?;
     let (status_r, status_w) = sys::pipe()?;
@@ -149,25 +178,32 @@ pub fn capture(path: &Path, argv: &[String], ctx: &OpContext) -> Result<CommandO
         .programs
         .fork(|| become_program(stdio, status, filter, path, argv, &env))?;
     drop((out_w, err_w, status_w, stdin_r));
-    let exec_errno = read_exec_status(status_r);
-    let collected = collect(child, out_r, err_r, ctx.limits.output_bytes as usize);
-    let exit = sys::wait(child)?;
-    if let Some(errno) = exec_errno {
+    if let Some(errno) = read_exec_status(status_r) {
+        let _ = sys::wait(child);
         return Err(errno);
     }
-    let (stdout, stderr, truncated) = collected;
+    Ok(Spawned {
+        child,
+        stdout: out_r,
+        stderr: err_r,
+    })
+}
+
+/// What a program printed and how it ended, as the result shows it.
+pub fn output_of(argv: &[String], out: [Vec<u8>; 2], exit: Exit, truncated: bool) -> CommandOutput {
+    let [stdout, stderr] = out;
     let (exit_code, signal) = match exit {
         Exit::Code(c) => (Some(c), None),
         Exit::Signal(s) => (None, Some(Exit::signal_name(s))),
     };
-    Ok(CommandOutput {
+    CommandOutput {
         argv: argv.to_vec(),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         exit_code,
         signal,
         truncated,
-    })
+    }
 }
 
 /// The forked child's last steps as engine code: its own session (so `kill(0)` reaches its
@@ -257,7 +293,7 @@ fn collect(child: sys::Pid, out: File, err: File, cap: usize) -> (Vec<u8>, Vec<u
     (stdout, stderr, truncated)
 }
 
-fn read_some(file: &mut File, buf: &mut Vec<u8>) -> bool {
+pub fn read_some(file: &mut File, buf: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 16384];
     match file.read(&mut chunk) {
         Ok(0) | Err(_) => false,

@@ -2,7 +2,7 @@
 //! reports to the engine, and the lab init's requests to its actors with their replies. Each
 //! direction has a size bound; the receiver enforces it (see [`super::channel`]).
 
-use rootlab_shared::result::{Snapshot, StepResult, Tree};
+use rootlab_shared::result::{Running, Snapshot, StepResult, Tree};
 use rootlab_shared::spec::Step;
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +37,12 @@ pub enum LabMessage {
     Fatal {
         message: String,
     },
-    /// Every step ran.
-    Done,
+    /// Every step ran; `notes` say what the learner should know about the end (background
+    /// programs still running, killed with the sandbox).
+    Done {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<String>,
+    },
 }
 
 /// The first line an actor sends: set up, or the errno of what failed.
@@ -56,6 +60,8 @@ pub enum ActorRequest {
     Step { step: Box<Step> },
     /// Read the actor's mount table and walk these paths as the actor sees them.
     Observe { paths: Vec<String>, depth: u32 },
+    /// Which background programs are still running (asked at the run's end).
+    Leftovers,
 }
 
 /// An actor's answer to one request.
@@ -64,6 +70,7 @@ pub enum ActorRequest {
 pub enum ActorReply {
     Performed { done: Box<Performed> },
     Observed(Observed),
+    Leftovers { running: Vec<Running> },
 }
 
 /// One view, as its actor saw it.
@@ -75,4 +82,28 @@ pub struct Observed {
     pub mountinfo_cut: bool,
     /// One tree per requested path (entries' `layer` is left for the lab init to fill).
     pub trees: Vec<Tree>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An internally tagged enum cannot carry a bare sequence: every message must serialize.
+    #[test]
+    fn leftover_requests_and_replies_cross_the_socket() {
+        let running = vec![Running {
+            argv: vec!["sleep".into(), "30".into()],
+            pid: Some(2),
+        }];
+        let reply = serde_json::to_string(&ActorReply::Leftovers { running }).unwrap();
+        let back: ActorReply = serde_json::from_str(&reply).unwrap();
+        assert!(matches!(back, ActorReply::Leftovers { running } if running[0].pid == Some(2)));
+        let ask = serde_json::to_string(&ActorRequest::Leftovers).unwrap();
+        assert!(matches!(
+            serde_json::from_str::<ActorRequest>(&ask).unwrap(),
+            ActorRequest::Leftovers
+        ));
+        let done = serde_json::to_string(&LabMessage::Done { notes: vec![] }).unwrap();
+        assert_eq!(done, r#"{"m":"done"}"#);
+    }
 }

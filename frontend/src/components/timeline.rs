@@ -106,6 +106,18 @@ fn details(d: &StepDetails) -> Html {
                 <ol class="trace">{ for trace.iter().map(|t| html! { <li><code>{ t }</code></li> }) }</ol>
             </div>
         },
+        StepDetails::Started { pid } => html! {
+            <p class="muted">{ format!("Started in the background{}", pid.map_or(String::new(), |p| format!(" as pid {p}"))) }</p>
+        },
+        StepDetails::Waited {
+            ended,
+            still_running,
+        } => html! {
+            <div class="waited">
+                { for ended.iter().map(|o| html! { <Terminal output={o.clone()} /> }) }
+                { for still_running.iter().map(|p| html! { <p class="muted">{ format!("Still running: {}", p.argv.join(" ")) }</p> }) }
+            </div>
+        },
     }
 }
 

@@ -1,6 +1,8 @@
 //! Validation of an experiment spec: every path, name, count and size is hostile until checked here,
 //! and each problem is reported with the JSON path of the field that holds it.
 
+#[cfg(test)]
+mod background_tests;
 mod entries;
 mod expect;
 mod parse;

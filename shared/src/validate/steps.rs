@@ -1,7 +1,7 @@
 //! The steps, in order: which actors exist at each step, the layers and labels they name, and
 //! each op's own fields.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::rules::{
     abs_path_problem, component_problem, control_char_problem, label_problem, mode_problem,
@@ -12,13 +12,15 @@ use crate::limits::{MAX_ARGV, MAX_ARG_BYTES, MAX_DEPTH, MAX_PATH_BYTES, MAX_PROG
 
 /// Most paths one snapshot may walk (each walk costs up to `max_tree_entries`).
 const MAX_SNAPSHOT_PATHS: usize = 8;
-use crate::spec::{Step, HOST};
+use crate::spec::{Step, HOST, MAX_BACKGROUND};
 
 /// Replays the steps in order to know which containers are alive at each step.
 pub(super) struct Timeline<'s> {
     layers: HashSet<&'s str>,
     live: Vec<&'s str>,
     labels: HashSet<&'s str>,
+    /// Background programs started by each live actor so far.
+    background: HashMap<&'s str, usize>,
 }
 
 impl<'s> Timeline<'s> {
@@ -27,6 +29,7 @@ impl<'s> Timeline<'s> {
             layers,
             live: Vec::new(),
             labels: HashSet::new(),
+            background: HashMap::new(),
         }
     }
 
@@ -101,9 +104,30 @@ impl<'s> Timeline<'s> {
                 c.found(&f("path"), abs_path_problem(path));
                 c.found(&f("mode"), mode_problem(*mode));
             }
-            Step::Run { argv, .. } => argv_problems(c, &f("argv"), argv),
+            Step::Run {
+                argv,
+                background,
+                actor,
+            } => {
+                argv_problems(c, &f("argv"), argv);
+                if *background {
+                    self.background_run(c, &f("background"), actor);
+                }
+            }
+            Step::Wait { actor, timeout_ms } => {
+                if self.background.get(actor.as_str()).copied().unwrap_or(0) == 0 {
+                    let msg = format!("`{actor}` has started no background program before this step (a `run` with `background: true`)");
+                    c.err(f("in"), msg);
+                }
+                if *timeout_ms == Some(0) {
+                    c.err(f("timeout_ms"), "a timeout must be at least 1 ms");
+                }
+            }
             Step::Escape { .. } => {}
-            Step::Exit { actor } => self.live.retain(|n| n != actor),
+            Step::Exit { actor } => {
+                self.live.retain(|n| n != actor);
+                self.background.remove(actor.as_str());
+            }
             Step::Snapshot {
                 label,
                 views,
@@ -124,6 +148,17 @@ impl<'s> Timeline<'s> {
         } else if !self.is_live(actor) {
             let msg = format!("`{actor}` is not the host nor a container alive at this step (create it with a `container` step first)");
             c.err(field, msg);
+        }
+    }
+
+    fn background_run(&mut self, c: &mut Checker, field: &str, actor: &'s str) {
+        let n = self.background.entry(actor).or_default();
+        *n += 1;
+        if *n > MAX_BACKGROUND {
+            c.err(
+                field,
+                format!("`{actor}` would start more than {MAX_BACKGROUND} background programs"),
+            );
         }
     }
 

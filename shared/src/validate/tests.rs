@@ -388,6 +388,7 @@ fn run_argv_rules() {
     let run = |argv: Vec<String>| Step::Run {
         actor: HOST.into(),
         argv,
+        background: false,
     };
     let s = spec(vec![
         run(vec!["ls".into(), "-la".into()]),
