@@ -41,6 +41,7 @@ pub const OPS: &[&str] = &[
     "delete",
     "mkdir",
     "run",
+    "wait",
     "escape",
     "exit",
     "snapshot",
@@ -113,7 +114,8 @@ pub fn step_fields(op: &str) -> &'static [(&'static str, Kind)] {
         ],
         "delete" => &[("in", Actor), ("path", Text)],
         "mkdir" => &[("in", Actor), ("path", Text), ("mode", Mode)],
-        "run" => &[("in", Actor), ("argv", List)],
+        "run" => &[("in", Actor), ("argv", List), ("background", Bool)],
+        "wait" => &[("in", Actor), ("timeout_ms", Number)],
         "escape" | "exit" => &[("in", Actor)],
         "snapshot" => &[
             ("label", Text),
