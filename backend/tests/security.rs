@@ -328,3 +328,40 @@ fn a_user_namespace_container_holds_its_programs_too() {
         assert_eq!(stdout(&r.steps[3]), "host\n");
     }
 }
+
+#[test]
+fn a_background_program_cannot_reach_its_actor_or_the_engine() {
+    // While its actor goes on serving, a background program looks for its parent and kills
+    // everything it can: only its fellow programs are in reach.
+    let mut w = attacker_worker();
+    let attack = "grep PPid /proc/$$/status; \
+                  for p in /proc/[0-9]*; do cat $p/comm; done | sort -u | tr '\\n' ' '; echo; \
+                  kill -9 -1; kill -9 1; echo after";
+    let bg =
+        |script: &str| json!({ "op": "run", "argv": ["sh", "-c", script], "background": true });
+    let spec = json!({ "steps": [
+        bg("sleep 30"),
+        bg(attack),
+        { "op": "wait", "timeout_ms": 5000 },
+        { "op": "run", "argv": ["sh", "-c", "echo actor-alive; cat /proc/1/comm"] } ] });
+    let r = run(&mut w, spec);
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.message);
+    let Some(rootlab_shared::result::StepDetails::Waited { ended, .. }) = &r.steps[2].details
+    else {
+        panic!("{:?}", r.steps[2]);
+    };
+    // The fellow program was in reach of `kill -1`; nothing else was.
+    assert_eq!(ended[0].signal.as_deref(), Some("SIGKILL"));
+    let mut lines = ended[1].stdout.lines();
+    // Its parent (the actor) is outside its pid namespace: it has no pid to name.
+    assert_eq!(lines.next(), Some("PPid:\t0"));
+    let seen = lines.next().unwrap_or("");
+    for n in seen.split_whitespace() {
+        assert!(
+            ["rootlab-init", "sh", "sleep", "cat", "sort", "tr"].contains(&n),
+            "a background program sees {n}: {seen}"
+        );
+    }
+    assert_eq!(lines.next(), Some("after"));
+    assert_eq!(stdout(&r.steps[3]), "actor-alive\nrootlab-init\n");
+}
