@@ -38,10 +38,12 @@ fn the_container_sees_a_mount_the_host_makes_while_it_waits() {
         { "op": "tmpfs", "target": "/mnt/data" },
         { "op": "write", "path": "/mnt/data/hello", "content": "hi" },
         { "op": "write", "path": "/mnt/go" },
-        { "op": "wait", "in": "c" } ] });
+        { "op": "wait", "in": "c" } ],
+        "expect": [ { "kind": "stdout", "step": 7, "contains": "hello" } ] });
     let out = w.run_clean(spec, Limits::default());
     let r = out.result();
     assert_eq!(r.status, RunStatus::Completed, "{:?}", r.message);
+    assert!(r.expectations[0].passed, "{:?}", r.expectations);
     assert!(step(r, 3).command.ends_with(" &"), "{}", step(r, 3).command);
     assert!(
         matches!(step(r, 3).details, Some(StepDetails::Started { pid: Some(p) }) if p > 1),

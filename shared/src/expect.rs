@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::result::{MountEntry, RunResult, StepOutcome, Tree, TreeEntry, View};
+use crate::result::{
+    MountEntry, RunResult, StepDetails, StepOutcome, StepResult, Tree, TreeEntry, View,
+};
 
 /// One prediction about the result.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -17,7 +19,8 @@ pub enum Expectation {
         #[serde(default)]
         errno: Option<String>,
     },
-    /// What the program of `run` step `step` printed on stdout contains `contains`.
+    /// What the program of `run` step `step` printed on stdout contains `contains` (for a `wait`
+    /// step: what its background programs printed, in start order).
     Stdout { step: usize, contains: String },
     /// In snapshot `snapshot`, `view`'s mount table has (or, with `present: false`, lacks) a
     /// mount on `target`; with `propagation`, the last one there shows that PROPAGATION.
@@ -161,13 +164,26 @@ fn outcome(r: &RunResult, step: usize, errno: Option<&str>) -> (bool, String, St
 fn stdout(r: &RunResult, step: usize, contains: &str) -> (bool, String, String) {
     let expected = format!("steps[{step}] prints {contains:?}");
     let out = r.steps.iter().find(|s| s.index == step);
-    match out.and_then(|s| s.output.as_ref()) {
+    match out.and_then(printed) {
         None => (false, expected, format!("steps[{step}] printed nothing")),
-        Some(o) => (
-            o.stdout.contains(contains),
+        Some(text) => (
+            text.contains(contains),
             expected,
-            format!("steps[{step}] printed {:?}", clip(&o.stdout)),
+            format!("steps[{step}] printed {:?}", clip(&text)),
         ),
+    }
+}
+
+/// A step's stdout: its program's, or those a `wait` reported, one after the other.
+fn printed(s: &StepResult) -> Option<String> {
+    if let Some(o) = &s.output {
+        return Some(o.stdout.clone());
+    }
+    match &s.details {
+        Some(StepDetails::Waited { ended, .. }) if !ended.is_empty() => {
+            Some(ended.iter().map(|o| o.stdout.as_str()).collect())
+        }
+        _ => None,
     }
 }
 

@@ -136,6 +136,28 @@ fn stdout() {
 }
 
 #[test]
+fn stdout_of_a_wait_is_what_its_programs_printed_in_start_order() {
+    let mut r = result();
+    let printed = |s: &str| CommandOutput {
+        stdout: s.into(),
+        ..CommandOutput::default()
+    };
+    r.steps[0].details = Some(StepDetails::Waited {
+        ended: vec![printed("hello\n"), printed("tmpfs /mnt/data\n")],
+        still_running: vec![],
+    });
+    let grade_of = |text: &str| {
+        let e = Expectation::Stdout {
+            step: 0,
+            contains: text.into(),
+        };
+        grade(&[e], &r)[0].passed
+    };
+    assert!(grade_of("hello\ntmpfs /mnt/data"));
+    assert!(!grade_of("/mnt/other"));
+}
+
+#[test]
 fn mounts() {
     assert!(passed(mount("/tmp", true, None)));
     assert!(passed(mount("/tmp", true, Some("shared"))));

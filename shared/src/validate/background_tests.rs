@@ -104,3 +104,14 @@ fn run_ls(background: bool) -> Step {
         background,
     }
 }
+
+#[test]
+fn a_stdout_expectation_names_the_wait_not_the_background_run() {
+    let mut s = spec(vec![run(HOST, true), wait(HOST, None)]);
+    let stdout = |step| crate::expect::Expectation::Stdout {
+        step,
+        contains: "x".into(),
+    };
+    s.expect = vec![stdout(0), stdout(1)];
+    assert_eq!(fields(&s), ["expect[0].step"]);
+}

@@ -84,9 +84,16 @@ fn step_index(c: &mut Checker, spec: &Spec, field: &str, step: usize, run: bool)
     let f = format!("{field}.step");
     match spec.steps.get(step) {
         None => c.err(f, format!("there is no step {step}")),
-        Some(s) if run && !matches!(s, Step::Run { .. }) => {
-            c.err(f, format!("step {step} is `{}`, not `run`", s.op_name()))
-        }
+        Some(Step::Run {
+            background: true, ..
+        }) if run => c.err(
+            f,
+            format!("step {step} runs in the background: name the `wait` that reports its output"),
+        ),
+        Some(s) if run && !matches!(s, Step::Run { .. } | Step::Wait { .. }) => c.err(
+            f,
+            format!("step {step} is `{}`, not `run` or `wait`", s.op_name()),
+        ),
         Some(_) => {}
     }
 }
