@@ -874,6 +874,35 @@ mod tests {
         (result, spec)
     }
 
+    #[test]
+    fn background_steps_show_their_pid_and_each_waited_output() {
+        let (mut r, _) = leak_fixture();
+        r.steps[2].details = Some(StepDetails::Started { pid: Some(4) });
+        let printed = |argv: &str, out: &str| CommandOutput {
+            argv: vec![argv.into()],
+            stdout: out.into(),
+            ..CommandOutput::default()
+        };
+        r.steps[3].output = None;
+        r.steps[3].details = Some(StepDetails::Waited {
+            ended: vec![printed("first", "one\n"), printed("second", "two\n")],
+            still_running: vec![rootlab_shared::result::Running {
+                argv: vec!["sleep".into(), "9".into()],
+                pid: Some(5),
+            }],
+        });
+        r.message = Some("the background program `sleep 9` of host was still running".into());
+        let text = render(&r, None, Style { color: false });
+        assert!(
+            text.contains("started in the background as pid 4"),
+            "{text}"
+        );
+        let (one, two) = (text.find("one").unwrap(), text.find("two").unwrap());
+        assert!(one < two, "{text}");
+        assert!(text.contains("still running: sleep 9"), "{text}");
+        assert!(text.contains("of host was still running"), "{text}");
+    }
+
     fn plain_report() -> String {
         let (r, spec) = leak_fixture();
         render(&r, Some(&spec), Style { color: false })

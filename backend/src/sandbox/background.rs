@@ -79,7 +79,8 @@ pub fn wait_step(timeout_ms: Option<u64>, ctx: &mut OpContext, calls: &mut Calls
     calls
         .0
         .push("wait4(-1, ...) for each background program, reading their pipes meanwhile".into());
-    let deadline = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+    // A timeout too far away to count is no timeout (the wall time ends the run first).
+    let deadline = timeout_ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
     ctx.background.wait_until(deadline);
     let (ended, still_running) = ctx.background.take_ended();
     let failure = match still_running.len() {
