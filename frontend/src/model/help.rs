@@ -34,6 +34,8 @@ pub fn for_path(path: &str) -> Option<&'static str> {
         (_, "path") => "An absolute path as this actor sees it (in a layer: relative to the layer).",
         (_, "content") => "The file's text.",
         (_, "argv") => "The program and its arguments, separated by spaces.",
+        (_, "background") => "Start the program and go on at once (cmd &); a later wait step reports its output.",
+        (_, "timeout_ms") => "Optional: stop waiting after this many milliseconds (the programs keep running).",
         (_, "label") => "The snapshot's name, shown in the comparison pickers.",
         (_, "views") => "Whose point of view to record: host and container names (empty: all alive).",
         (_, "paths") => "Directories to walk in each view (default /).",
