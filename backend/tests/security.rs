@@ -365,3 +365,22 @@ fn a_background_program_cannot_reach_its_actor_or_the_engine() {
     assert_eq!(lines.next(), Some("after"));
     assert_eq!(stdout(&r.steps[3]), "actor-alive\nrootlab-init\n");
 }
+
+#[test]
+fn rootless_a_background_kill_all_leaves_the_actor_serving() {
+    // Rootless, programs, actors and the worker share one uid: only the pid namespace keeps
+    // a background program's `kill -1` (sent while its actor serves other steps) off them.
+    let mut w = rootless_worker();
+    let spec = json!({ "steps": [
+        { "op": "run", "argv": ["sh", "-c", "kill -9 -1; echo after"], "background": true },
+        { "op": "wait", "timeout_ms": 5000 },
+        { "op": "run", "argv": ["echo", "next"] } ] });
+    let r = w.run(spec);
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.message);
+    let Some(rootlab_shared::result::StepDetails::Waited { ended, .. }) = &r.steps[1].details
+    else {
+        panic!("{:?}", r.steps[1]);
+    };
+    assert_eq!(ended[0].stdout, "after\n");
+    assert_eq!(stdout(&r.steps[2]), "next\n");
+}
