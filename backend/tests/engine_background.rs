@@ -45,6 +45,11 @@ fn the_container_sees_a_mount_the_host_makes_while_it_waits() {
     assert_eq!(r.status, RunStatus::Completed, "{:?}", r.message);
     assert!(r.expectations[0].passed, "{:?}", r.expectations);
     assert!(step(r, 3).command.ends_with(" &"), "{}", step(r, 3).command);
+    let calls = &step(r, 3).syscalls;
+    assert!(
+        calls[0].starts_with("fork(); setsid()") && calls[1].starts_with("execve("),
+        "{calls:?}"
+    );
     assert!(
         matches!(step(r, 3).details, Some(StepDetails::Started { pid: Some(p) }) if p > 1),
         "{:?}",

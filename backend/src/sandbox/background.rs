@@ -59,9 +59,10 @@ pub fn start(
     ctx: &mut OpContext,
     calls: &mut Calls,
 ) -> Result<Extra, Errno> {
-    calls
-        .0
-        .push("fork() (the shell does not wait for it: `&`)".into());
+    // Before the execve the caller recorded: the fork a shell makes for `&`.
+    let at = calls.0.len().saturating_sub(1);
+    let fork = "fork(); setsid() in the child (the shell does not wait for it: `&`)";
+    calls.0.insert(at, fork.into());
     let Spawned {
         child,
         stdout,
@@ -76,9 +77,10 @@ pub fn start(
 
 /// The `wait` step: wait (at most `timeout_ms`) for every background program of the actor.
 pub fn wait_step(timeout_ms: Option<u64>, ctx: &mut OpContext, calls: &mut Calls) -> OpResult {
-    calls
-        .0
-        .push("wait4(-1, ...) for each background program, reading their pipes meanwhile".into());
+    calls.0.push(
+        "poll([stdout, stderr, pidfd] of each background program); read(); waitpid(pid) as each ends"
+            .into(),
+    );
     // A timeout too far away to count is no timeout (the wall time ends the run first).
     let deadline = timeout_ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
     ctx.background.wait_until(deadline);
