@@ -24,6 +24,14 @@ fn waited(s: &StepResult) -> (&[CommandOutput], &[Running]) {
     }
 }
 
+/// Room for more output than a pipe holds.
+fn big_output() -> Limits {
+    Limits {
+        output_bytes: 256 << 10,
+        ..Limits::default()
+    }
+}
+
 #[test]
 fn the_container_sees_a_mount_the_host_makes_while_it_waits() {
     // The oracle's case: the container is already waiting when the host mounts.
@@ -93,29 +101,50 @@ fn output_of_background_programs_is_reported_in_start_order() {
 
 #[test]
 fn a_flooding_background_program_does_not_block_its_actor() {
-    // The host's program prints 48 KiB (more than a pipe holds) before it signals the
+    // The host's program prints 160 KiB (more than a pipe's 64 KiB) before it signals the
     // container: only an actor that drains while idle lets it get there.
     let mut w = Worker::start();
     let spec = json!({ "steps": [
-        bg("host", "yes | head -c 49152; touch /tmp/flooded"),
+        bg("host", "yes | head -c 163840; touch /tmp/flooded"),
         { "op": "container", "name": "c" },
         { "op": "run", "in": "c", "argv": ["sh", "-c",
             "until [ -e /tmp/flooded ]; do sleep 0.02; done; echo seen"] },
         bg("host", "yes"),
         { "op": "mkdir", "path": "/still/serving" },
         { "op": "wait" } ] });
-    let out = w.run_clean(spec, Limits::default());
+    let out = w.run_clean(spec, big_output());
     let r = out.result();
     assert_eq!(r.status, RunStatus::Completed, "{:?}", r.message);
     assert_eq!(stdout(step(r, 2)), "seen\n");
     assert_ok(step(r, 4));
     let (ended, _) = waited(step(r, 5));
-    assert_eq!(ended[0].stdout.len(), 49152);
+    assert_eq!(ended[0].stdout.len(), 163840);
     assert!(!ended[0].truncated);
     // The endless one is stopped at the output limit, as a foreground one would be.
     assert!(ended[1].truncated);
     assert_eq!(ended[1].signal.as_deref(), Some("SIGKILL"));
-    assert_eq!(ended[1].stdout.len(), 64 << 10);
+    assert_eq!(ended[1].stdout.len(), 256 << 10);
+}
+
+#[test]
+fn a_foreground_program_can_wait_for_a_flooding_one_of_its_own_actor() {
+    // The actor is busy with its foreground program, and still drains the background one.
+    let mut w = Worker::start();
+    let spec = json!({ "steps": [
+        bg("host", "yes | head -c 163840; touch /tmp/flooded"),
+        { "op": "run", "argv": ["sh", "-c",
+            "until [ -e /tmp/flooded ]; do sleep 0.02; done; echo seen"] },
+        { "op": "wait" } ] });
+    let limits = Limits {
+        wall_ms: 5000,
+        ..big_output()
+    };
+    let out = w.run_clean(spec, limits);
+    let r = out.result();
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.message);
+    assert_eq!(stdout(step(r, 1)), "seen\n");
+    let (ended, _) = waited(step(r, 2));
+    assert_eq!(ended[0].stdout.len(), 163840);
 }
 
 #[test]

@@ -6,10 +6,11 @@
 //! user namespace forks every child into its programs' pid namespace, where a helper holding
 //! engine descriptors would be visible to (and killable by) the programs. Draining is
 //! non-blocking and happens whenever the actor is idle (its request loop polls the lab's
-//! socket together with every background pipe and pidfd, see [`Background::idle_until`]) and
-//! while it performs a `wait`; a program past the output limit is killed, as in the foreground.
-//! So a program that floods its pipe stalls at most while its own actor runs a foreground
-//! program, and never stalls the actor.
+//! socket together with every background pipe and pidfd, see [`Background::idle_until`]),
+//! while it runs a foreground program (the same poll, see `run::collect`) and while it performs
+//! a `wait`; a program past the output limit is killed, as in the foreground. So a program
+//! that floods its pipe stalls only while its actor performs a short op (a mount, a walk), and
+//! never stalls the actor.
 
 use std::fs::File;
 use std::os::fd::{OwnedFd, RawFd};
@@ -38,7 +39,7 @@ struct Program {
 
 /// What one poll watches: a pipe of a program, or its pidfd.
 #[derive(Clone, Copy)]
-enum Watch {
+pub enum Watch {
     Pipe(usize, usize),
     Exit(usize),
 }
@@ -252,15 +253,21 @@ impl Background {
         fds.extend(socket);
         let ms = timeout.map(|t| t.as_millis().max(u128::from(!t.is_zero())) as u64);
         let ready = sys::poll_readable(&fds, ms).ok()?;
-        for (k, w) in watched.iter().enumerate() {
-            if ready[k] {
-                self.handle(*w);
-            }
-        }
+        self.serve_ready(&watched, &ready);
         Some(socket.is_some() && ready.last().copied().unwrap_or(false))
     }
 
-    fn watch_list(&self) -> (Vec<Watch>, Vec<RawFd>) {
+    /// Handle what a poll over [`Background::watch_list`] found ready.
+    pub fn serve_ready(&mut self, watched: &[Watch], ready: &[bool]) {
+        for (w, r) in watched.iter().zip(ready) {
+            if *r {
+                self.handle(*w);
+            }
+        }
+    }
+
+    /// What to poll: every open pipe and every running program's pidfd.
+    pub fn watch_list(&self) -> (Vec<Watch>, Vec<RawFd>) {
         let mut watched = Vec::new();
         let mut fds = Vec::new();
         for (i, p) in self.programs.iter().enumerate() {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rootlab_shared::result::{CommandOutput, StepError};
 
+use super::background::Background;
 use super::context::OpContext;
 use super::explain::explain;
 use super::outcome::{sys_error, Calls, Extra, OpResult};
@@ -39,7 +40,7 @@ pub fn run_step(
     if background {
         return super::background::start(&path, argv, ctx, calls).map_err(|e| exec_error(&path, e));
     }
-    let output = capture(&path, argv, ctx).map_err(|e| exec_error(&path, e))?;
+    let output = capture_beside(&path, argv, ctx).map_err(|e| exec_error(&path, e))?;
     let failure = program_failure(&output);
     Ok(Extra {
         output: Some(output),
@@ -156,8 +157,31 @@ pub fn capture(path: &Path, argv: &[String], ctx: &OpContext) -> Result<CommandO
         stdout,
         stderr,
     } = spawn(path, argv, ctx)?;
-    let (stdout, stderr, truncated) =
-        collect(child, stdout, stderr, ctx.limits.output_bytes as usize);
+    let (stdout, stderr, truncated) = collect(
+        child,
+        stdout,
+        stderr,
+        ctx.limits.output_bytes as usize,
+        None,
+    );
+    let exit = sys::wait(child)?;
+    Ok(output_of(argv, [stdout, stderr], exit, truncated))
+}
+
+/// [`capture`], draining the actor's background programs meanwhile.
+fn capture_beside(
+    path: &Path,
+    argv: &[String],
+    ctx: &mut OpContext,
+) -> Result<CommandOutput, Errno> {
+    let Spawned {
+        child,
+        stdout,
+        stderr,
+    } = spawn(path, argv, ctx)?;
+    let cap = ctx.limits.output_bytes as usize;
+    let bg = Some(&mut ctx.background);
+    let (stdout, stderr, truncated) = collect(child, stdout, stderr, cap, bg);
     let exit = sys::wait(child)?;
     Ok(output_of(argv, [stdout, stderr], exit, truncated))
 }
@@ -248,7 +272,15 @@ fn read_exec_status(mut status: File) -> Option<Errno> {
 
 /// Read both pipes until the program ends (a background child holding them does not keep us
 /// waiting) or its output passes `cap` (then it is killed).
-fn collect(child: sys::Pid, out: File, err: File, cap: usize) -> (Vec<u8>, Vec<u8>, bool) {
+/// With `beside`, the actor's background programs are drained in the same poll, so that a
+/// foreground program waiting for one of them never waits on a full pipe.
+fn collect(
+    child: sys::Pid,
+    out: File,
+    err: File,
+    cap: usize,
+    mut beside: Option<&mut Background>,
+) -> (Vec<u8>, Vec<u8>, bool) {
     let mut files = [out, err];
     let mut bufs = [Vec::new(), Vec::new()];
     let mut open = [true, true];
@@ -264,10 +296,16 @@ fn collect(child: sys::Pid, out: File, err: File, cap: usize) -> (Vec<u8>, Vec<u
         if let (false, Some(p)) = (exited, &pidfd) {
             fds.push(sys::raw(p));
         }
+        let base = fds.len();
+        let watched = beside.as_ref().map(|b| b.watch_list()).unwrap_or_default();
+        fds.extend(&watched.1);
         // After the program exited, only drain what is already buffered.
         let Ok(ready) = sys::poll_readable(&fds, exited.then_some(0)) else {
             break;
         };
+        if let Some(bg) = beside.as_deref_mut() {
+            bg.serve_ready(&watched.0, &ready[base..]);
+        }
         let mut any = false;
         for (k, i) in which.iter().enumerate() {
             if ready[k] {
