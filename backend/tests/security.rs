@@ -83,9 +83,15 @@ fn programs_start_with_stdio_only_and_a_fixed_environment() {
 
 #[test]
 fn engine_processes_cannot_be_read_signalled_or_traced() {
-    let mut w = attacker_worker();
-    let r = run(
-        &mut w,
+    // Rootless, the engine and the programs share one uid: only non-dumpable and the pid
+    // namespaces stand between them, so both modes are tried.
+    for mut w in [attacker_worker(), rootless_worker()] {
+        engine_processes_are_out_of_reach(&mut w);
+    }
+}
+
+fn engine_processes_are_out_of_reach(w: &mut Worker) {
+    let r = w.run_clean(
         script(&[
             // Everything this program can name: pid 1 and its own kind.
             "for p in /proc/[0-9]*; do cat $p/comm; done | sort -u | tr '\\n' ' '",
@@ -93,7 +99,9 @@ fn engine_processes_cannot_be_read_signalled_or_traced() {
             &format!("grep -rl {} /proc/*/environ; echo done", SECRET.1),
             "kill -9 1; kill -STOP 1; kill -SEGV 1; kill -9 -1; cat /proc/1/comm",
         ]),
+        Limits::default(),
     );
+    let r = r.result();
     let seen = stdout(&r.steps[0]);
     let names: Vec<&str> = seen.split_whitespace().collect();
     assert!(names.contains(&"rootlab-init"), "{seen}");
