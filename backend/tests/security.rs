@@ -79,6 +79,15 @@ fn programs_start_with_stdio_only_and_a_fixed_environment() {
         stdout(&r.steps[1]),
         "PATH=/bin:/usr/bin:/sbin:/usr/sbin\nHOME=/root\nLC_ALL=C\n"
     );
+    // Rootless (no probe there): what the shell itself holds, and its environment.
+    let r = rootless_worker().run(json!({ "steps": [
+        { "op": "run", "argv": ["sh", "-c", "ls /proc/$$/fd | tr '\\n' ' '"] },
+        { "op": "run", "argv": ["env"] } ] }));
+    assert_eq!(stdout(&r.steps[0]), "0 1 2 ");
+    assert_eq!(
+        stdout(&r.steps[1]),
+        "PATH=/bin:/usr/bin:/sbin:/usr/sbin\nHOME=/root\nLC_ALL=C\n"
+    );
 }
 
 #[test]
