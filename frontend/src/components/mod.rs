@@ -13,6 +13,7 @@ pub mod legend;
 pub mod lesson;
 pub mod mount_diff;
 pub mod point;
+pub mod quiz;
 pub mod results;
 pub mod run_bar;
 pub mod share_bar;

@@ -14,6 +14,7 @@ pub mod legend;
 pub mod lesson_pair;
 pub mod mounts;
 pub mod point;
+pub mod quiz;
 pub mod share;
 pub mod sse;
 pub mod tree;
