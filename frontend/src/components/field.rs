@@ -129,9 +129,10 @@ fn control(
     }
 }
 
-/// `recursive` defaults to true in the spec; every other flag to false.
+/// `recursive` and an expectation's `present` default to true in the spec; every other flag to
+/// false.
 fn default_bool(path: &str) -> bool {
-    path.ends_with(".recursive")
+    path.ends_with(".recursive") || path.ends_with(".present")
 }
 
 fn select(

@@ -4,6 +4,7 @@ pub mod app;
 pub mod bench;
 pub mod compare;
 pub mod composer;
+pub mod expectations;
 pub mod field;
 pub mod gallery;
 pub mod glossary;

@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod curl;
+pub mod expect_form;
 pub mod fields;
 #[cfg(test)]
 pub(crate) mod fixtures;
