@@ -1,5 +1,6 @@
 //! Every preset of `shared/presets/` run for real (as root and rootless), each showing the
-//! outcome its lesson in LESSONS.md promises.
+//! outcome its lesson in LESSONS.md promises, its expectations holding and its question's answer
+//! the only choice that does.
 
 mod engine_support;
 
@@ -192,6 +193,19 @@ fn run_all(mut w: Worker) {
                 preset.id, g.expected, g.actual
             );
         }
+        // Its question's answer is the only choice that holds on the real kernel too.
+        let q = preset
+            .question
+            .as_ref()
+            .expect("every preset asks a question");
+        let verdict = q.verdict(Some(q.answer), &r);
+        let held: Vec<usize> = verdict
+            .graded
+            .iter()
+            .filter(|g| g.passed)
+            .map(|g| g.index)
+            .collect();
+        assert_eq!(held, vec![q.answer], "{}: {:?}", preset.id, verdict.graded);
     }
 }
 

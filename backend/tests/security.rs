@@ -79,13 +79,28 @@ fn programs_start_with_stdio_only_and_a_fixed_environment() {
         stdout(&r.steps[1]),
         "PATH=/bin:/usr/bin:/sbin:/usr/sbin\nHOME=/root\nLC_ALL=C\n"
     );
+    // Rootless (no probe there): what the shell itself holds, and its environment.
+    let r = rootless_worker().run(json!({ "steps": [
+        { "op": "run", "argv": ["sh", "-c", "ls /proc/$$/fd | tr '\\n' ' '"] },
+        { "op": "run", "argv": ["env"] } ] }));
+    assert_eq!(stdout(&r.steps[0]), "0 1 2 ");
+    assert_eq!(
+        stdout(&r.steps[1]),
+        "PATH=/bin:/usr/bin:/sbin:/usr/sbin\nHOME=/root\nLC_ALL=C\n"
+    );
 }
 
 #[test]
 fn engine_processes_cannot_be_read_signalled_or_traced() {
-    let mut w = attacker_worker();
-    let r = run(
-        &mut w,
+    // Rootless, the engine and the programs share one uid: only non-dumpable and the pid
+    // namespaces stand between them, so both modes are tried.
+    for mut w in [attacker_worker(), rootless_worker()] {
+        engine_processes_are_out_of_reach(&mut w);
+    }
+}
+
+fn engine_processes_are_out_of_reach(w: &mut Worker) {
+    let r = w.run_clean(
         script(&[
             // Everything this program can name: pid 1 and its own kind.
             "for p in /proc/[0-9]*; do cat $p/comm; done | sort -u | tr '\\n' ' '",
@@ -93,7 +108,9 @@ fn engine_processes_cannot_be_read_signalled_or_traced() {
             &format!("grep -rl {} /proc/*/environ; echo done", SECRET.1),
             "kill -9 1; kill -STOP 1; kill -SEGV 1; kill -9 -1; cat /proc/1/comm",
         ]),
+        Limits::default(),
     );
+    let r = r.result();
     let seen = stdout(&r.steps[0]);
     let names: Vec<&str> = seen.split_whitespace().collect();
     assert!(names.contains(&"rootlab-init"), "{seen}");

@@ -1,6 +1,7 @@
 // Accessibility: axe-core (run in the page) finds no serious or critical violation on the
-// gallery, three lessons' results (a leak, overlay layers, escaped vs contained) and the
-// composer, in the light and the dark colour scheme.
+// gallery, three lessons' results (a leak, overlay layers, escaped vs contained), a lesson's
+// question and its graded answer, and the composer (with its expectations), in the light and the
+// dark colour scheme.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -27,6 +28,19 @@ for (const colorScheme of ['light', 'dark']) {
     const page = await browser.page();
     await t.test('gallery', async () => {
       await openGallery(page);
+      assert.deepEqual(await violations(page), []);
+    });
+    // First, before any result: a dimmed earlier result is not what is checked here.
+    await t.test('a question, then its answer graded wrong', async () => {
+      await page.locator('.card[data-preset="seed-union"] .predict').click();
+      await page.locator('section#quiz').waitFor();
+      assert.deepEqual(await violations(page), []);
+      await page.locator('section#quiz label[data-choice="1"]').click();
+      await page.locator('#run').click();
+      await page.locator('#verdict').waitFor();
+      assert.equal(await page.locator('.stale').count(), 0);
+      assert.deepEqual(await violations(page), []);
+      await page.locator('details#quiz summary').click();
       assert.deepEqual(await violations(page), []);
     });
     for (const id of ['seed-propagation-leak', 'seed-layers', 'pivot-vs-chroot']) {

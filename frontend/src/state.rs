@@ -3,6 +3,7 @@
 use std::rc::Rc;
 
 use rootlab_shared::events::RunEvent;
+use rootlab_shared::question::Question;
 use rootlab_shared::result::{RunResult, StepResult};
 use rootlab_shared::spec::Spec;
 use rootlab_shared::validate::FieldError;
@@ -13,6 +14,7 @@ use crate::api::{ApiError, Preset, PresetSummary, RunTicket};
 use crate::model::compare::SideRef;
 use crate::model::lesson_pair;
 use crate::model::point::{self, Point};
+use crate::model::quiz::{self, Progress as QuizProgress};
 use crate::model::validation;
 
 /// Something fetched from the server.
@@ -85,6 +87,14 @@ pub struct State {
     pub rerun_after_outage: bool,
     /// That request fetched a lesson: (its id, run it too), to fetch again when the server is back.
     pub reopen_after_outage: Option<(String, bool)>,
+    /// The open lesson's question, asked before ▶ Run.
+    pub question: Option<Rc<Question>>,
+    /// The learner's pick among its choices (none: the run skips the question).
+    pub pick: Option<usize>,
+    /// The shown result graded the question of lesson `.0` (the card shows `.1`).
+    pub graded: Option<(String, quiz::Graded)>,
+    /// Answers per lesson, kept in localStorage.
+    pub quiz: QuizProgress,
 }
 
 impl Default for State {
@@ -109,6 +119,10 @@ impl Default for State {
             server_down: false,
             rerun_after_outage: false,
             reopen_after_outage: None,
+            question: None,
+            pick: None,
+            graded: None,
+            quiz: QuizProgress::new(),
         }
     }
 }
@@ -127,6 +141,8 @@ pub enum Action {
     /// One second of a 429 countdown passed.
     Tick,
     Compare(SideRef, SideRef),
+    /// The learner picked a choice of the question (or cleared the pick).
+    Pick(Option<usize>),
     /// `/healthz` answered again after a request could not reach the server.
     ServerBack,
     /// Fetching lesson `id` (to run it when `run`) failed.
@@ -155,6 +171,8 @@ impl Reducible for State {
             Action::OpenPreset(preset) => {
                 s.text = serde_json::to_string_pretty(&preset.spec).unwrap_or_default();
                 s.preset = Some(PresetSummary::from(&preset));
+                s.question = preset.question.clone().map(Rc::new);
+                s.pick = None;
                 s.pristine = true;
                 s.revalidate();
             }
@@ -174,6 +192,7 @@ impl Reducible for State {
                 }
             }
             Action::Compare(a, b) => s.compare = Some((a, b)),
+            Action::Pick(pick) => s.pick = pick,
             Action::ServerBack => {
                 s.server_down = false;
                 if s.rerun_after_outage || s.reopen_after_outage.is_some() {
@@ -230,6 +249,7 @@ impl State {
                 self.result_spec = self.spec.clone().map(Rc::new);
                 self.compare = lesson_pair::default_pair(&result, self.result_spec.as_deref());
                 self.point = point::point(&result, self.result_spec.as_deref());
+                self.graded = self.grade(&result);
                 self.result = Some(Rc::new(result));
                 self.runs_done += 1;
                 self.run = RunPhase::Done;
@@ -265,8 +285,31 @@ impl State {
         }
     }
 
+    /// Grades the open lesson's question on its result (only when the lesson ran unchanged) and
+    /// counts the answer; the pick is used up, so running again without a new pick skips.
+    fn grade(&mut self, result: &RunResult) -> Option<(String, quiz::Graded)> {
+        let (question, preset) = (self.question.clone()?, self.preset.clone()?);
+        if !self.pristine {
+            return None;
+        }
+        let verdict = question.verdict(self.pick.take(), result);
+        if verdict.picked.is_some() {
+            quiz::record(&mut self.quiz, &preset.id, verdict.correct);
+        }
+        Some((preset.id, quiz::graded(&question, &verdict)))
+    }
+
+    /// The question to ask now: the open lesson's, while its spec is unchanged.
+    pub fn open_question(&self) -> Option<Rc<Question>> {
+        self.question.clone().filter(|_| self.pristine)
+    }
+
     /// Is a run in flight (or about to be retried)?
     pub fn busy(&self) -> bool {
         matches!(self.run, RunPhase::Running(_) | RunPhase::Waiting { .. })
     }
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

@@ -7,6 +7,7 @@ pub mod expect;
 pub mod limits;
 pub mod mountinfo;
 pub mod presets;
+pub mod question;
 pub mod result;
 pub mod spec;
 pub mod validate;

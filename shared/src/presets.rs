@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::question::Question;
 use crate::spec::Spec;
 
 /// One lesson, ready to run.
@@ -21,6 +22,9 @@ pub struct Preset {
     pub summary: String,
     /// A few short paragraphs: what to look at in the result and why the kernel did it.
     pub explanation: String,
+    /// Asked before ▶ Run; graded on the real result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Question>,
     pub spec: Spec,
 }
 

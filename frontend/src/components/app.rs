@@ -11,13 +11,14 @@ use super::issues::Issues;
 use super::json_editor::JsonEditor;
 use super::lesson::Lesson;
 use super::point::PointCard;
+use super::quiz::{Quiz, QuizVerdict};
 use super::results::Results;
 use super::run_bar::RunBar;
 use super::share_bar::ShareBar;
 use crate::api;
 use crate::hooks::{
-    apply_link, current_link, reveal, use_history, use_link_sync, use_retry_countdown, use_reveal,
-    use_runner, use_server_watch,
+    apply_link, current_link, reveal, stored_progress, use_history, use_link_sync,
+    use_progress_store, use_retry_countdown, use_reveal, use_runner, use_server_watch,
 };
 use crate::model::share;
 use crate::model::{curl, fields};
@@ -54,7 +55,11 @@ pub fn App() -> Html {
 
 #[function_component]
 fn Playground() -> Html {
-    let state = use_reducer(State::default);
+    let state = use_reducer(|| State {
+        quiz: stored_progress(),
+        ..State::default()
+    });
+    use_progress_store(&state.quiz);
     let runner = use_runner(&state);
     use_retry_countdown(&state, runner.start.clone());
     let retry = use_server_watch(&state, runner.start.clone());
@@ -73,8 +78,13 @@ fn Playground() -> Html {
         let d = dispatcher.clone();
         move |text: String| d.dispatch(Action::Edit(text))
     });
-    let on_open = open_preset(dispatcher.clone(), None);
-    let on_run_preset = open_preset(dispatcher.clone(), Some(runner.start.clone()));
+    let on_open = open_preset(dispatcher.clone(), Then::Compose);
+    let on_predict = open_preset(dispatcher.clone(), Then::Predict);
+    let on_run_preset = open_preset(dispatcher.clone(), Then::Run(runner.start.clone()));
+    let on_pick = Callback::from({
+        let d = dispatcher.clone();
+        move |pick| d.dispatch(Action::Pick(pick))
+    });
     let on_run = runner.start.reform({
         let text = state.text.clone();
         move |_| text.clone()
@@ -122,7 +132,7 @@ fn Playground() -> Html {
                         </div>
                     } else {
                         <Gallery presets={state.presets.clone()} selected={state.preset.as_ref().map(|p| p.id.clone())}
-                            on_open={on_open} on_run={on_run_preset} busy={state.busy()} />
+                            on_open={on_open} {on_predict} on_run={on_run_preset} busy={state.busy()} progress={state.quiz.clone()} />
                     }
                 </aside>
                 <section class="right" aria-label="Run and result">
@@ -132,6 +142,9 @@ fn Playground() -> Html {
                             { " Checking again every 3 seconds… " }
                             <button type="button" id="retry" class="small" onclick={retry.reform(|_| ())}>{ "Retry now" }</button>
                         </div>
+                    }
+                    if let Some(question) = state.open_question() {
+                        <Quiz {question} pick={state.pick} on_pick={on_pick} busy={state.busy()} graded={fresh_graded(&state)} />
                     }
                     <RunBar phase={state.run.clone()} blocked={!issues.is_empty()} {on_run} on_cancel={runner.cancel.clone()} />
                     if !issues.is_empty() && !compose {
@@ -145,10 +158,11 @@ fn Playground() -> Html {
                     }
                     if let (Some(point), Some(_)) = (state.point.clone(), state.result.as_ref()) {
                         <div class={classes!(stale(&state).is_some().then_some("stale"))}>
-                            <PointCard {point} on_explain={state.preset.is_some().then(|| Callback::from(|_| open_lesson()))} />
+                            <PointCard {point} on_explain={state.preset.is_some().then(|| Callback::from(|_| open_lesson()))}
+                                verdict={state.graded.clone().map(|(_, graded)| html! { <QuizVerdict {graded} /> }).unwrap_or_default()} />
                         </div>
                     }
-                    <Lesson preset={state.preset.clone()} pristine={state.pristine} collapsed={state.result.is_some() && stale(&state).is_none()} />
+                    <Lesson preset={state.preset.clone()} pristine={state.pristine} collapsed={lesson_folded(&state)} />
                     if let Some(result) = state.result.clone() {
                         <div class={classes!(stale(&state).is_some().then_some("stale"))}>
                             <Results {result} spec={state.result_spec.clone()} pair={state.compare.clone()} {on_compare} />
@@ -188,6 +202,31 @@ fn stale(state: &State) -> Option<String> {
     })
 }
 
+/// The graded answer, when the result shown is the open lesson's latest run.
+fn fresh_graded(state: &State) -> Option<crate::model::quiz::Graded> {
+    let (id, graded) = state.graded.clone()?;
+    let open = state.preset.as_ref().map(|p| p.id.as_str());
+    (open == Some(id.as_str()) && stale(state).is_none()).then_some(graded)
+}
+
+/// The lesson's text folds under a fresh result (the card says the point), and while its question
+/// waits for a prediction (the text gives the answer away).
+fn lesson_folded(state: &State) -> bool {
+    let fresh = state.result.is_some() && stale(state).is_none();
+    fresh || (state.open_question().is_some() && fresh_graded(state).is_none())
+}
+
+/// What opening a lesson leads to.
+#[derive(Clone)]
+enum Then {
+    /// Show it in the composer.
+    Compose,
+    /// Stay on the lessons and bring its question into view.
+    Predict,
+    /// Run it at once (its question is skipped).
+    Run(Callback<String>),
+}
+
 /// Opens the lesson's full explanation and brings it into view.
 fn open_lesson() {
     let lesson = web_sys::window()
@@ -199,26 +238,27 @@ fn open_lesson() {
     }
 }
 
-/// Loads a lesson into the composer, and runs it when `run` is given.
-fn open_preset(
-    dispatcher: UseReducerDispatcher<State>,
-    run: Option<Callback<String>>,
-) -> Callback<String> {
+/// Loads a lesson, then shows it in the composer, asks its question, or runs it.
+fn open_preset(dispatcher: UseReducerDispatcher<State>, then: Then) -> Callback<String> {
     Callback::from(move |id: String| {
-        let (dispatcher, run) = (dispatcher.clone(), run.clone());
+        let (dispatcher, then) = (dispatcher.clone(), then.clone());
         wasm_bindgen_futures::spawn_local(async move {
             match api::preset(&id).await {
                 Ok(preset) => {
                     let text = serde_json::to_string_pretty(&preset.spec).unwrap_or_default();
                     dispatcher.dispatch(Action::OpenPreset(preset));
-                    match run {
-                        Some(run) => run.emit(text),
-                        None => dispatcher.dispatch(Action::ShowPane(Pane::Compose)),
+                    match then {
+                        Then::Run(run) => run.emit(text),
+                        Then::Compose => dispatcher.dispatch(Action::ShowPane(Pane::Compose)),
+                        // After the render that shows the question.
+                        Then::Predict => {
+                            gloo_timers::callback::Timeout::new(0, || reveal(&["quiz"])).forget();
+                        }
                     }
                 }
                 Err(error) => dispatcher.dispatch(Action::PresetFailed {
                     id,
-                    run: run.is_some(),
+                    run: matches!(then, Then::Run(_)),
                     error,
                 }),
             }

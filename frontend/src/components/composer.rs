@@ -1,5 +1,5 @@
-//! The experiment form: title, host (image, root propagation, files), layers (entries) and
-//! steps (add, remove, reorder, per-op fields). It edits the spec's JSON, so the editor beside it
+//! The experiment form: title, host (image, root propagation, files), layers (entries), steps
+//! (add, remove, reorder, per-op fields) and expectations (what the run should show). It edits the spec's JSON, so the editor beside it
 //! and the validator always see the same document.
 
 use std::rc::Rc;
@@ -10,6 +10,7 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::field::Field;
+use crate::model::expect_form;
 use crate::model::fields;
 use crate::model::form::{self, Kind};
 
@@ -30,6 +31,7 @@ enum Edit {
 #[function_component]
 pub fn Composer(props: &ComposerProps) -> Html {
     let new_op = use_state(|| "tmpfs".to_string());
+    let new_kind = use_state(|| "outcome".to_string());
     let Ok(doc) = serde_json::from_str::<Value>(&props.text) else {
         return html! { <p class="error" role="alert">{ "The JSON does not parse, so the form cannot show it: fix it in the editor (the error says where)." }</p> };
     };
@@ -72,6 +74,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
             </fieldset>
             { ctx.layers() }
             { ctx.steps(&new_op) }
+            { ctx.expectations(&new_kind) }
         </form>
     }
 }
@@ -226,6 +229,51 @@ impl Ctx {
                         { for form::OPS.iter().map(|op| html! { <option value={*op} selected={**new_op == *op}>{ *op }</option> }) }
                     </select>
                     <button type="button" class="secondary small" onclick={add}>{ "+ Add step" }</button>
+                </div>
+            </fieldset>
+        }
+    }
+
+    fn expectations(&self, new_kind: &UseStateHandle<String>) -> Html {
+        let items = self.list("expect");
+        let pick = {
+            let new_kind = new_kind.clone();
+            Callback::from(move |e: Event| {
+                new_kind.set(e.target_unchecked_into::<HtmlSelectElement>().value())
+            })
+        };
+        let add = self.apply.reform({
+            let item = expect_form::expect_template(new_kind, &self.doc);
+            move |_| Edit::Push("expect".into(), item.clone())
+        });
+        let actors = form::actors_before(&self.doc, self.list("steps").len());
+        html! {
+            <fieldset class="expect" id="expect-form">
+                <legend>{ "Expectations " }<span class="hint">{ "(what you predict; the result grades each)" }</span></legend>
+                <ol>
+                    { for items.iter().enumerate().map(|(i, e)| {
+                        let path = format!("expect[{i}]");
+                        let kind = e.get("kind").and_then(Value::as_str).unwrap_or("?");
+                        html! {
+                            <li class="step-card expect-card" id={fields::dom_id(&path)} tabindex="-1">
+                                <div class="step-head">
+                                    <span class="num">{ i + 1 }</span><code class="op">{ kind }</code>
+                                    { self.item_buttons("expect", i, items.len(), "expectation") }
+                                </div>
+                                { self.own_issues(&path) }
+                                <div class="step-fields">
+                                    { for expect_form::expect_fields(kind).iter().map(|(key, k)| self.field(&format!("{path}.{key}"), key, *k, &actors)) }
+                                </div>
+                            </li>
+                        }
+                    }) }
+                </ol>
+                <div class="form-row add-step">
+                    <label for="new-expect">{ "New expectation" }</label>
+                    <select id="new-expect" onchange={pick}>
+                        { for expect_form::EXPECT_KINDS.iter().map(|k| html! { <option value={*k} selected={**new_kind == *k}>{ *k }</option> }) }
+                    </select>
+                    <button type="button" class="secondary small" id="add-expect" onclick={add}>{ "+ Add expectation" }</button>
                 </div>
             </fieldset>
         }

@@ -42,7 +42,7 @@ pub fn Field(props: &FieldProps) -> Html {
     html! {
         <div class={classes!("field", invalid.then_some("invalid"), matches!(props.kind, Kind::LongText).then_some("wide"))}>
             <span class="label-row">
-                <label for={id.clone()}>{ &props.label }{ hint(props.kind) }</label>
+                <label for={id.clone()}>{ &props.label }{ hint(props.kind, &props.path) }</label>
                 if let Some(text) = help::for_path(&props.path) {
                     <button type="button" class="help-btn" popovertarget={format!("{id}-help")} aria-label={format!("Help: {}", props.label)}>{ "?" }</button>
                     <span popover="auto" id={format!("{id}-help")} class="term-pop" role="note"><strong>{ &props.label }</strong>{ ": " }{ text }</span>
@@ -56,9 +56,11 @@ pub fn Field(props: &FieldProps) -> Html {
     }
 }
 
-fn hint(kind: Kind) -> Html {
+fn hint(kind: Kind, path: &str) -> Html {
     let text = match kind {
         Kind::Mode => " (octal)",
+        // An expectation's step: required, counted like `steps[i]`.
+        Kind::Number if path.ends_with(".step") => " (from 0)",
         Kind::List => " (space-separated)",
         Kind::OptText | Kind::Number => " (optional)",
         _ => "",
@@ -129,9 +131,10 @@ fn control(
     }
 }
 
-/// `recursive` defaults to true in the spec; every other flag to false.
+/// `recursive` and an expectation's `present` default to true in the spec; every other flag to
+/// false.
 fn default_bool(path: &str) -> bool {
-    path.ends_with(".recursive")
+    path.ends_with(".recursive") || path.ends_with(".present")
 }
 
 fn select(

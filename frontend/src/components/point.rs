@@ -17,6 +17,9 @@ pub struct PointCardProps {
     pub point: Point,
     /// Open the lesson's full explanation.
     pub on_explain: Option<Callback<()>>,
+    /// The learner's prediction graded on this result, shown first.
+    #[prop_or_default]
+    pub verdict: Html,
 }
 
 /// `id="point"`, focusable: the page moves focus and scroll here when a run ends.
@@ -26,6 +29,7 @@ pub fn PointCard(props: &PointCardProps) -> Html {
     html! {
         <section id="point" class={classes!("point", p.tone.css())} tabindex="-1" aria-labelledby="point-h">
             <h2 id="point-h" class="kicker">{ "What you should see" }</h2>
+            { props.verdict.clone() }
             <p class="point-sentence">{ rich(&p.sentence, "point", &mut Vec::new()) }</p>
             <div class="evidence" data-kind={p.evidence.kind()}>{ evidence(&p.evidence) }</div>
             if let Some(explain) = &props.on_explain {

@@ -1,4 +1,5 @@
-//! The result of a run: how it ended, the comparison, and the step timeline.
+//! The result of a run: how it ended, its graded expectations, the comparison, and the step
+//! timeline.
 
 use std::rc::Rc;
 
@@ -7,6 +8,7 @@ use rootlab_shared::spec::Spec;
 use yew::prelude::*;
 
 use super::compare::Compare;
+use super::expectations::{graded_of, Expectations};
 use super::timeline::Timeline;
 use crate::model::compare::{self, SideRef};
 
@@ -46,6 +48,7 @@ pub fn Results(props: &ResultsProps) -> Html {
                 </p>
                 if let Some(m) = &r.message { <p class="message" role="alert">{ m }</p> }
             </div>
+            <Expectations graded={graded_of(r, props.spec.as_deref())} />
             <Compare result={r.clone()} spec={props.spec.clone()} pair={props.pair.clone()} on_compare={props.on_compare.clone()} />
             <Timeline result={r.clone()} {on_snapshot} />
             <details class="limits">

@@ -14,6 +14,10 @@ pub fn for_path(path: &str) -> Option<&'static str> {
         (_, "name") => "The container's name, used in the \"in\" field of later steps.",
         (_, "namespaces") => "More namespaces for the container besides its mount namespace.",
         (_, "in") => "Who performs the step: the host or a container created by an earlier step.",
+        (p, "target") if p.starts_with("expect") => "The mount point to look for in that view's mount table.",
+        (p, "propagation") if p.starts_with("expect") => "Optional: the PROPAGATION the last mount there must show, e.g. shared, private or private,slave.",
+        (p, "path") if p.starts_with("expect") => "An absolute path below one of the snapshot's walked paths.",
+        (p, "content") if p.starts_with("expect") => "Optional: the file's exact text (its preview) in that view.",
         (p, "target") if p.contains("files") || p.contains("entries") => "Where the symbolic link points.",
         (_, "target") => "The absolute path where the mount goes (or is changed), as this actor sees it.",
         (_, "source") => "For tmpfs, the name shown in the mount table (e.g. none); for bind, the directory shown at the target.",
@@ -41,6 +45,12 @@ pub fn for_path(path: &str) -> Option<&'static str> {
         (_, "paths") => "Directories to walk in each view (default /).",
         (_, "depth") => "How many levels below each path to walk; deeper entries are \"not captured\".",
         (_, "layers") => "Also record each layer's own directory (whiteouts and opaque directories as stored).",
+        (_, "step") => "The step's number counted from 0 (steps[0] is the first).",
+        (_, "errno") => "Empty: the step succeeds; else the errno it is refused with, e.g. EINVAL or ENOENT.",
+        (_, "contains") => "Text the program's stdout must contain.",
+        (_, "snapshot") => "The label of the snapshot to look in.",
+        (_, "view") => "Whose view in that snapshot: host or a container's name.",
+        (_, "present") => "Checked: it must be there; unchecked: it must be absent.",
         (_, "type") => "What the entry is: a file, a directory, a symbolic link, or (in a layer) a whiteout that hides a lower file.",
         _ => return None,
     })
@@ -57,6 +67,23 @@ mod tests {
             .unwrap()
             .contains("systemd"));
         assert_eq!(for_path("steps[2]"), None);
+    }
+
+    #[test]
+    fn every_expectation_field_has_help_of_its_own() {
+        use crate::model::expect_form::{expect_fields, EXPECT_KINDS};
+        for kind in EXPECT_KINDS {
+            for (key, _) in expect_fields(kind) {
+                assert!(
+                    for_path(&format!("expect[0].{key}")).is_some(),
+                    "{kind}.{key}"
+                );
+            }
+        }
+        assert!(for_path("expect[1].target")
+            .unwrap()
+            .contains("mount table"));
+        assert!(for_path("steps[1].target").unwrap().contains("mount goes"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod curl;
+pub mod expect_form;
 pub mod fields;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -14,6 +15,7 @@ pub mod legend;
 pub mod lesson_pair;
 pub mod mounts;
 pub mod point;
+pub mod quiz;
 pub mod share;
 pub mod sse;
 pub mod tree;
