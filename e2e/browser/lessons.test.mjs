@@ -39,6 +39,10 @@ const POINTS = {
     assert.ok(await page.locator('.findmnt tr[data-target="/tmp"]').count() > 0, 'a /tmp mount row');
     assert.ok(await page.locator('.findmnt tr.added[data-target="/tmp"]').count() > 0, 'the tmpfs is new on one side');
     assert.equal(await page.locator('.findmnt tr.leak').count(), 0, 'no leak');
+    // The course's `rw,relatime`, with the sandbox's own options set apart.
+    const options = page.locator('.findmnt tr.added[data-target="/tmp"] td.options').first();
+    assert.match(await options.innerText(), /^rw,relatime \+size=16384k,nr_inodes=4096/);
+    assert.match(await options.locator('.added-options').innerText(), /^ ?\+size=/);
   },
   async 'seed-propagation-leak'(page) {
     const leaked = page.locator('.findmnt tr.leak[data-target="/tmp"]');

@@ -2,6 +2,7 @@
 //! screen keeps them in view; FSTYPE, SOURCE, OPTIONS scroll),
 //! differing rows highlighted and a mount that leaked from a container to the host called out.
 
+use rootlab_shared::result::MountEntry;
 use yew::prelude::*;
 
 use super::glossary::propagation_header;
@@ -83,7 +84,20 @@ fn row(r: &MountRow) -> Html {
             <td class="propagation">{ mounts::propagation_label(m) }</td>
             <td>{ &m.fstype }</td>
             <td class="source" title={mounts::source_label(m)}>{ mounts::source_label(m) }</td>
-            <td class="options" title={m.options.clone()}>{ &m.options }</td>
+            <td class="options" title={options_title(m)}>{ m.textbook_options() }
+                if !m.added_options.is_empty() { <span class="added-options">{ format!(" +{}", m.added_options.join(",")) }</span> }</td>
         </tr>
     }
+}
+
+/// The whole OPTIONS cell on hover, with the sandbox's own options named as such.
+fn options_title(m: &MountEntry) -> String {
+    if m.added_options.is_empty() {
+        return m.options.clone();
+    }
+    format!(
+        "{} (+{}: set by the sandbox's limits and user namespace, not by the lesson)",
+        m.textbook_options(),
+        m.added_options.join(",")
+    )
 }
