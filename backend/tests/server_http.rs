@@ -3,32 +3,21 @@
 //! static files precompressed siblings, validators and a cache policy by name.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
-use rootlab::coordinator::{Coordinator, PoolConfig};
-use rootlab::server::{app, AppState, HttpSettings};
-use rootlab_shared::Limits;
+use rootlab::server::HttpSettings;
 
 mod server_support;
 
 async fn app_serving(static_dir: &Path) -> Router {
-    let pool = PoolConfig {
-        worker: PathBuf::from("/nonexistent/rootlab-worker"),
-        size: 1,
-        queue: 0,
-        limits: Limits::default(),
-        run_timeout: Duration::from_secs(5),
-    };
-    let coordinator = Coordinator::start(pool).await;
-    let settings = HttpSettings {
+    server_support::app_without_workers(HttpSettings {
         static_dir: static_dir.to_path_buf(),
         ..HttpSettings::default()
-    };
-    app(AppState::new(coordinator, settings))
+    })
+    .await
 }
 
 async fn get(

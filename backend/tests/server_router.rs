@@ -2,31 +2,16 @@
 //! the operational endpoints answer. Runs that need a sandbox are in the live tests (e2e/api/).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use rootlab::coordinator::{Coordinator, PoolConfig};
-use rootlab::server::{app, AppState, HttpSettings};
+use rootlab::server::HttpSettings;
 use rootlab_shared::Limits;
 use serde_json::{json, Value};
 
 mod server_support;
-use server_support::send;
-
-/// A pool whose worker cannot start: nothing runs, so runs are refused with `busy` (queue 0).
-async fn app_without_workers(settings: HttpSettings) -> Router {
-    let pool = PoolConfig {
-        worker: PathBuf::from("/nonexistent/rootlab-worker"),
-        size: 1,
-        queue: 0,
-        limits: Limits::default(),
-        run_timeout: Duration::from_secs(5),
-    };
-    let coordinator = Coordinator::start(pool).await;
-    app(AppState::new(coordinator, settings))
-}
+use server_support::{app_without_workers, send};
 
 async fn default_app() -> Router {
     app_without_workers(HttpSettings {

@@ -1,11 +1,17 @@
-//! Shared helpers of the server tests: one request through the router, and the worker
-//! processes (this test process's children).
+//! Shared helpers of the server tests: a router with no worker behind it, one request through
+//! it, and the worker processes (this test process's children).
 #![allow(dead_code)]
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
+use std::path::PathBuf;
+use std::time::Duration;
+
 use axum::Router;
 use http_body_util::BodyExt;
+use rootlab::coordinator::{Coordinator, PoolConfig};
+use rootlab::server::{app, AppState, HttpSettings};
+use rootlab_shared::Limits;
 use tower::ServiceExt;
 
 /// Send one request through the router; its status, headers and whole body.
@@ -34,4 +40,17 @@ pub fn child_pids() -> Vec<i32> {
         );
     }
     pids
+}
+
+/// A pool whose worker cannot start: nothing runs, so runs are refused with `busy` (queue 0).
+pub async fn app_without_workers(settings: HttpSettings) -> Router {
+    let pool = PoolConfig {
+        worker: PathBuf::from("/nonexistent/rootlab-worker"),
+        size: 1,
+        queue: 0,
+        limits: Limits::default(),
+        run_timeout: Duration::from_secs(5),
+    };
+    let coordinator = Coordinator::start(pool).await;
+    app(AppState::new(coordinator, settings))
 }

@@ -1,25 +1,8 @@
 //! Validation of background runs and `wait`: each refusal names its field.
 
+use super::tests::{container, fields, spec};
 use super::*;
 use crate::spec::{HOST, MAX_BACKGROUND};
-
-fn spec(steps: Vec<Step>) -> Spec {
-    Spec {
-        version: SPEC_VERSION,
-        title: "t".into(),
-        host: HostSpec::default(),
-        layers: vec![],
-        steps,
-        expect: vec![],
-    }
-}
-
-fn fields(spec: &Spec) -> Vec<String> {
-    match validate(spec, &Limits::default()) {
-        Ok(()) => vec![],
-        Err(errs) => errs.into_iter().map(|e| e.field).collect(),
-    }
-}
 
 fn run(actor: &str, background: bool) -> Step {
     Step::Run {
@@ -33,13 +16,6 @@ fn wait(actor: &str, timeout_ms: Option<u64>) -> Step {
     Step::Wait {
         actor: actor.into(),
         timeout_ms,
-    }
-}
-
-fn container(name: &str) -> Step {
-    Step::Container {
-        name: name.into(),
-        namespaces: vec![],
     }
 }
 

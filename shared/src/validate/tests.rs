@@ -8,7 +8,7 @@ fn limits() -> Limits {
     Limits::default()
 }
 
-fn spec(steps: Vec<Step>) -> Spec {
+pub(super) fn spec(steps: Vec<Step>) -> Spec {
     Spec {
         version: SPEC_VERSION,
         title: "t".into(),
@@ -29,7 +29,7 @@ fn snapshot(label: &str) -> Step {
     }
 }
 
-fn container(name: &str) -> Step {
+pub(super) fn container(name: &str) -> Step {
     Step::Container {
         name: name.into(),
         namespaces: vec![],
@@ -73,7 +73,7 @@ fn overlay(lowers: &[&str], upper: Option<&str>) -> Step {
 }
 
 /// The fields named by the errors, in order.
-fn fields(spec: &Spec) -> Vec<String> {
+pub(super) fn fields(spec: &Spec) -> Vec<String> {
     match validate(spec, &limits()) {
         Ok(()) => vec![],
         Err(errors) => errors.into_iter().map(|e| e.field).collect(),
