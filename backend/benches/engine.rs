@@ -23,7 +23,7 @@ use rootlab::images;
 use rootlab::protocol::{WorkerMessage, WorkerRequest};
 use rootlab_shared::events::RunEvent;
 use rootlab_shared::result::RunStatus;
-use rootlab_shared::spec::{ImageName, Step};
+use rootlab_shared::spec::Step;
 use rootlab_shared::{presets, Limits, Spec};
 
 const WARMUP: usize = 10;
@@ -55,7 +55,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if benching { 300 } else { 3 });
     let cfg = EngineConfig::from_env();
-    let image = images::ensure(&cfg, ImageName::Tools).expect("tools image");
+    let image = images::ensure(&cfg, images::Builtin::Tools).expect("tools image");
     println!(
         "rootlab engine benchmark: {n} interleaved rounds (+{WARMUP} warm-up), one worker process"
     );

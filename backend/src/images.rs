@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
+use rootlab_shared::image::ImageRef;
 use rootlab_shared::result::ImageInfo;
-use rootlab_shared::spec::ImageName;
 
 use crate::config::EngineConfig;
 use crate::sandbox::sys;
@@ -86,6 +86,31 @@ pub const TOOLS: &[&str] = &[
 
 const SEARCH: [&str; 4] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
+/// The built-in trees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    Tools,
+    Busybox,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 2] = [Builtin::Tools, Builtin::Busybox];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Builtin::Tools => "tools",
+            Builtin::Busybox => "busybox",
+        }
+    }
+
+    /// The built-in a reference names, if it names one.
+    pub fn named(image: &ImageRef) -> Option<Builtin> {
+        Builtin::ALL
+            .into_iter()
+            .find(|b| b.as_str() == image.as_str())
+    }
+}
+
 /// A ready image.
 #[derive(Clone, Debug)]
 pub struct Image {
@@ -95,6 +120,8 @@ pub struct Image {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
+    #[error("no image `{0}` here (`rootlab images ls` lists them)")]
+    Unknown(String),
     #[error("the {0} image needs {1}, which this machine lacks")]
     Missing(&'static str, String),
     #[error("building the {name} image in {dir}")]
@@ -106,10 +133,10 @@ pub enum ImageError {
     },
 }
 
-static READY: Mutex<Option<HashMap<(PathBuf, ImageName), Image>>> = Mutex::new(None);
+static READY: Mutex<Option<HashMap<(PathBuf, Builtin), Image>>> = Mutex::new(None);
 
 /// The image, built if needed; cached for the life of the process.
-pub fn ensure(cfg: &EngineConfig, name: ImageName) -> Result<Image, ImageError> {
+pub fn ensure(cfg: &EngineConfig, name: Builtin) -> Result<Image, ImageError> {
     let key = (cfg.state_dir.clone(), name);
     let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(img) = ready.get_or_insert_with(HashMap::new).get(&key) {
@@ -130,9 +157,9 @@ struct Sources {
     applets: Vec<String>,
 }
 
-fn sources(name: ImageName, extra: &[PathBuf]) -> Result<Sources, ImageError> {
+fn sources(name: Builtin, extra: &[PathBuf]) -> Result<Sources, ImageError> {
     match name {
-        ImageName::Tools => {
+        Builtin::Tools => {
             let mut programs: Vec<(String, PathBuf)> = TOOLS
                 .iter()
                 .filter_map(|p| find_program(p).map(|path| (p.to_string(), path)))
@@ -148,7 +175,7 @@ fn sources(name: ImageName, extra: &[PathBuf]) -> Result<Sources, ImageError> {
                 applets: vec![],
             })
         }
-        ImageName::Busybox => {
+        Builtin::Busybox => {
             let path = find_program("busybox")
                 .ok_or_else(|| ImageError::Missing("busybox", "busybox".into()))?;
             let applets = busybox_applets(&path);
@@ -194,7 +221,7 @@ fn busybox_applets(busybox: &Path) -> Vec<String> {
 }
 
 /// A stable hash (FNV-1a) of what the image is made of.
-fn fingerprint(name: ImageName, src: &Sources, cfg: &EngineConfig) -> String {
+fn fingerprint(name: Builtin, src: &Sources, cfg: &EngineConfig) -> String {
     let mut text = format!(
         "{FORMAT} {} {} {}\n",
         name.as_str(),
@@ -214,7 +241,7 @@ fn fingerprint(name: ImageName, src: &Sources, cfg: &EngineConfig) -> String {
     format!("{h:016x}")
 }
 
-fn build_or_reuse(cfg: &EngineConfig, name: ImageName) -> Result<Image, ImageError> {
+fn build_or_reuse(cfg: &EngineConfig, name: Builtin) -> Result<Image, ImageError> {
     let src = sources(name, &cfg.extra_tools)?;
     let images = cfg.images_dir();
     let dir = images.join(format!(
@@ -255,7 +282,7 @@ fn list_programs(dir: &Path) -> io::Result<Vec<String>> {
 /// Build into a temp dir and rename it into place (another worker may win the race: fine).
 fn build(
     cfg: &EngineConfig,
-    name: ImageName,
+    name: Builtin,
     src: &Sources,
     images: &Path,
     dir: &Path,

@@ -17,6 +17,7 @@
 //!              { "op": "snapshot", "label": "after mount", "paths": ["/tmp"] } ] }
 //! ```
 
+pub use crate::image::ImageRef;
 use serde::{Deserialize, Serialize};
 
 /// The spec format version this build understands.
@@ -86,9 +87,10 @@ pub struct Spec {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HostSpec {
-    /// Which cached base rootfs the lab host runs on.
+    /// The image the lab host runs on: a built-in tree (`tools`, the default; `busybox`) or an
+    /// image in the store (`rootlab images ls`).
     #[serde(default)]
-    pub image: ImageName,
+    pub image: ImageRef,
     /// Propagation of the lab host's `/` (recursively); `shared` is what systemd does.
     #[serde(default)]
     pub root_propagation: Propagation,
@@ -96,30 +98,6 @@ pub struct HostSpec {
     /// (absolute paths, e.g. the seed's `/tmp` contents).
     #[serde(default)]
     pub files: Vec<Entry>,
-}
-
-/// A cached read-only base rootfs.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum ImageName {
-    /// The host's own programs (bash, ls, cat, mount, uname, ...) and the libraries `ldd`
-    /// reports for them, built the way the seed builds its chroot.
-    #[default]
-    Tools,
-    /// A single static busybox with its applets as symlinks (needs `busybox` on the server).
-    Busybox,
-}
-
-impl ImageName {
-    pub const ALL: [ImageName; 2] = [ImageName::Tools, ImageName::Busybox];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImageName::Tools => "tools",
-            ImageName::Busybox => "busybox",
-        }
-    }
 }
 
 /// Mount propagation type, as set by `mount --make-*`.

@@ -13,7 +13,6 @@ use std::time::Instant;
 use rootlab_shared::events::RunEvent;
 use rootlab_shared::expect::grade;
 use rootlab_shared::result::{Enforcement, ImageInfo, LimitsReport, RunResult, RunStatus};
-use rootlab_shared::spec::ImageName;
 use rootlab_shared::validate::{validate, FieldError};
 use rootlab_shared::{Limits, Spec};
 
@@ -58,11 +57,11 @@ pub fn prepare(cfg: &EngineConfig) -> Result<Vec<ImageInfo>, EngineError> {
     SyscallFilter::global().map_err(EngineError::Filter)?;
     netns::refill();
     let mut infos = Vec::new();
-    for name in ImageName::ALL {
+    for name in images::Builtin::ALL {
         match images::ensure(cfg, name) {
             Ok(img) => infos.push(img.info),
             // busybox is optional: specs asking for it get a clear error at run time.
-            Err(ImageError::Missing(..)) if name == ImageName::Busybox => {}
+            Err(ImageError::Missing(..)) if name == images::Builtin::Busybox => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -132,7 +131,9 @@ pub fn run_watched(
 ) -> Result<RunResult, EngineError> {
     let clock = Instant::now();
     validate(spec, limits).map_err(EngineError::Invalid)?;
-    let image = images::ensure(cfg, spec.host.image)?;
+    let builtin = images::Builtin::named(&spec.host.image)
+        .ok_or_else(|| ImageError::Unknown(spec.host.image.to_string()))?;
+    let image = images::ensure(cfg, builtin)?;
     ensure_mount_dir(cfg)?;
     let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
     let cgroups = cgroups_for(cfg, limits, n);

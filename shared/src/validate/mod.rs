@@ -113,6 +113,7 @@ impl Checker<'_> {
     }
 
     fn host(&mut self, host: &HostSpec) {
+        self.found("host.image", host.image.check().err());
         self.collisions("host.files", &host.files);
         for (i, entry) in host.files.iter().enumerate() {
             let field = format!("host.files[{i}]");
