@@ -260,6 +260,13 @@ pub enum Step {
         name: String,
         #[serde(default)]
         namespaces: Vec<Namespace>,
+        /// Start it from an image, the `docker run` way: the image's layers (read-only) under a
+        /// fresh writable layer `/layers/<name>.upper`, mounted by the lab host at
+        /// `/containers/<name>` before the first step; the container mounts its own `/proc`,
+        /// binds the host's `/dev` and pivots into it. Without it the container shares the
+        /// host's root.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        image: Option<ImageRef>,
     },
     /// `mount -t tmpfs <source> <target>`.
     Tmpfs {

@@ -12,13 +12,16 @@ use std::time::Instant;
 
 use rootlab_shared::events::RunEvent;
 use rootlab_shared::expect::grade;
+use rootlab_shared::image::ImageRef;
 use rootlab_shared::result::{Enforcement, ImageInfo, LimitsReport, RunResult, RunStatus};
+use rootlab_shared::spec::Step;
 use rootlab_shared::validate::{validate, FieldError};
 use rootlab_shared::{Limits, Spec};
 
 use crate::config::EngineConfig;
 use crate::images::{self, ImageError};
 use crate::sandbox::cgroup::Cgroups;
+use crate::sandbox::image_root::ContainerImage;
 use crate::sandbox::seccomp::SyscallFilter;
 use crate::sandbox::{self, jail_exit, netns, sys, Plan};
 use follow::{follow, interrupted_step, Ending, Followed, Running};
@@ -107,6 +110,37 @@ fn check_traversable(cfg: &EngineConfig) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// What the result says of an image, and its layers (bottom first).
+fn layers_of(
+    cfg: &EngineConfig,
+    image: &ImageRef,
+) -> Result<(ImageInfo, Vec<std::path::PathBuf>), EngineError> {
+    let builtin =
+        images::Builtin::named(image).ok_or_else(|| ImageError::Unknown(image.to_string()))?;
+    let ready = images::ensure(cfg, builtin)?;
+    Ok((ready.info, vec![ready.dir]))
+}
+
+/// The layers of every container the spec starts from an image.
+fn container_images(cfg: &EngineConfig, spec: &Spec) -> Result<Vec<ContainerImage>, EngineError> {
+    let mut found = Vec::new();
+    for step in &spec.steps {
+        if let Step::Container {
+            name,
+            image: Some(image),
+            ..
+        } = step
+        {
+            let (_, layers) = layers_of(cfg, image)?;
+            found.push(ContainerImage {
+                name: name.clone(),
+                layers,
+            });
+        }
+    }
+    Ok(found)
+}
+
 /// Runs sequentially within one process, so a counter names each run's cgroups uniquely.
 static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -131,13 +165,13 @@ pub fn run_watched(
 ) -> Result<RunResult, EngineError> {
     let clock = Instant::now();
     validate(spec, limits).map_err(EngineError::Invalid)?;
-    let builtin = images::Builtin::named(&spec.host.image)
-        .ok_or_else(|| ImageError::Unknown(spec.host.image.to_string()))?;
-    let image = images::ensure(cfg, builtin)?;
+    let (image, image_layers) = layers_of(cfg, &spec.host.image)?;
+    let container_images = container_images(cfg, spec)?;
     ensure_mount_dir(cfg)?;
     let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
     let cgroups = cgroups_for(cfg, limits, n);
-    let plan = plan(spec, limits, cfg, &image.dir, cgroups.as_ref());
+    let mut plan = plan(spec, limits, cfg, image_layers, cgroups.as_ref());
+    plan.container_images = container_images;
     let launched = match sandbox::launch(&plan) {
         Ok(l) => l,
         Err(e) => {
@@ -170,7 +204,7 @@ pub fn run_watched(
         status,
         message,
         kernel_release: sys::kernel_release(),
-        image: image.info.clone(),
+        image,
         limits: LimitsReport {
             limits: limits.clone(),
             enforcement: enforcement(&plan, cfg),
@@ -209,7 +243,7 @@ fn plan(
     spec: &Spec,
     limits: &Limits,
     cfg: &EngineConfig,
-    image_dir: &std::path::Path,
+    image_layers: Vec<std::path::PathBuf>,
     cgroups: Option<&Cgroups>,
 ) -> Plan {
     let pids_cg = cgroups.is_some_and(|c| c.pids);
@@ -217,7 +251,8 @@ fn plan(
     Plan {
         spec: spec.clone(),
         limits: limits.clone(),
-        image_dir: image_dir.to_path_buf(),
+        image_layers,
+        container_images: Vec::new(),
         mount_dir: cfg.mount_dir(),
         drop_to: cfg.is_root().then_some((cfg.sandbox_uid, cfg.sandbox_gid)),
         map_uid: cfg.sandbox_uid,

@@ -18,7 +18,7 @@ use super::pidns::Reaper;
 use super::snapshot::{self, Observer};
 use super::sys::{self, MntFlags, MsFlags};
 use super::wire::{LabMessage, MAX_MESSAGE, MAX_RUN};
-use super::{layers, Plan};
+use super::{image_root, layers, Plan};
 
 /// Runs as pid 1 of the new pid namespace; never returns.
 pub fn main(plan: &Plan, mut out: File) -> ! {
@@ -71,8 +71,7 @@ fn build_host(plan: &Plan) -> Result<World, String> {
     }
     // The kernel shows overlay paths as given: relative ones, from inside the lab tmpfs, keep the
     // host's directory layout out of every mount table the learner sees.
-    std::os::unix::fs::symlink(&plan.image_dir, m.join("image"))
-        .map_err(|e| format!("linking the image: {e}"))?;
+    let lowers = image_root::link_lowers(m, "image", &plan.image_layers)?;
     step("entering the lab tmpfs", sys::chdir(m))?;
     let root = m.join("root");
     step(
@@ -82,9 +81,17 @@ fn build_host(plan: &Plan) -> Result<World, String> {
             &root,
             Some("overlay"),
             MsFlags::empty(),
-            Some("lowerdir=image,upperdir=upper,workdir=work,userxattr"),
+            Some(&format!(
+                "lowerdir={lowers},upperdir=upper,workdir=work,userxattr"
+            )),
         ),
     )?;
+    // An image need not have the mount points the lab host uses (a `FROM scratch` one has none).
+    for d in ["proc", "dev", "layers"] {
+        if !root.join(d).is_dir() {
+            std::fs::create_dir(root.join(d)).map_err(|e| format!("mkdir /{d}: {e}"))?;
+        }
+    }
     // Both proc mounts need the machine's /proc still visible here (a user namespace may only
     // mount proc where a full one is), so they come before the pivot.
     let engine_proc = engine_proc(&m.join("engine-proc"))?;
@@ -96,6 +103,7 @@ fn build_host(plan: &Plan) -> Result<World, String> {
         "mounting /layers",
         mount_tmpfs("layers", &root.join("layers"), &sized),
     )?;
+    image_root::mount_container_roots(m, &root, &plan.container_images)?;
     step("pivot_root into the lab root", enter_root(&root))?;
     let _ = sys::sethostname("lab-host");
     step(
@@ -257,7 +265,14 @@ impl<'a> Lab<'a> {
     /// One step; returns what was done and, for snapshots, the snapshot's index.
     fn perform(&mut self, index: usize, step: &Step) -> (Performed, Option<usize>) {
         match step {
-            Step::Container { name, namespaces } => (self.create_container(name, namespaces), None),
+            Step::Container {
+                name,
+                namespaces,
+                image,
+            } => (
+                self.create_container(name, namespaces, image.is_some()),
+                None,
+            ),
             Step::Snapshot {
                 label,
                 views,
@@ -300,15 +315,25 @@ impl<'a> Lab<'a> {
         &mut self,
         name: &str,
         namespaces: &[rootlab_shared::spec::Namespace],
+        from_image: bool,
     ) -> Performed {
         let (command, syscalls) = actor::container_command(namespaces);
-        match actor::spawn_container(name, namespaces, &self.stage()) {
-            Ok(handle) => {
-                self.actors.insert(name.to_string(), handle);
-                Performed::ok(command, syscalls)
+        let mut handle = match actor::spawn_container(name, namespaces, &self.stage()) {
+            Ok(handle) => handle,
+            Err(e) => {
+                return Performed::failed(command, syscalls, sys_error("container", "unshare", e))
             }
-            Err(e) => Performed::failed(command, syscalls, sys_error("container", "unshare", e)),
+        };
+        let mut done = Performed::ok(command, syscalls);
+        if from_image {
+            for step in image_root::enter_steps(name) {
+                if !done.absorb(handle.perform(&step)) {
+                    break;
+                }
+            }
         }
+        self.actors.insert(name.to_string(), handle);
+        done
     }
 
     /// Each view as its actor sees it: the named ones, or the host and every live container

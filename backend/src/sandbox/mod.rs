@@ -10,7 +10,7 @@
 //!
 //! Module map: `jail`, `lab`, `actor` are the processes; `wire` and `channel` what crosses between
 //! them; `ops` dispatches a step to the op modules (`rootfs`, `run`, `background`, `escape`,
-//! `layers`), which
+//! `layers`, `image_root`), which
 //! share `context`, `outcome` and `command`; `walk` and `snapshot` observe; `sys` is the only
 //! door to the kernel.
 
@@ -23,6 +23,7 @@ pub mod context;
 pub mod escape;
 pub mod explain;
 pub mod fscontext;
+pub mod image_root;
 pub mod jail;
 pub mod lab;
 pub mod layers;
@@ -51,8 +52,10 @@ pub use wire::LabMessage;
 pub struct Plan {
     pub spec: Spec,
     pub limits: Limits,
-    /// The cached read-only base image (overlay lower of the lab root).
-    pub image_dir: PathBuf,
+    /// The lab root's image: its read-only layers (overlay lowers), bottom first.
+    pub image_layers: Vec<PathBuf>,
+    /// Containers the spec starts from an image, with their images' layers.
+    pub container_images: Vec<image_root::ContainerImage>,
     /// An empty directory the lab mounts its root tmpfs on (inside its own mount namespace).
     pub mount_dir: PathBuf,
     /// Host uid/gid mapped to root inside; `None` keeps the caller's own (rootless).

@@ -49,6 +49,23 @@ impl Performed {
     }
 
     /// The actor process vanished while performing `op`.
+    /// Append `part` (a later part of the same step): its command after `&&`, its calls, and its
+    /// outcome when it failed. Whether it succeeded.
+    pub fn absorb(&mut self, part: Performed) -> bool {
+        if !part.command.is_empty() {
+            if !self.command.is_empty() {
+                self.command.push_str(" && ");
+            }
+            self.command.push_str(&part.command);
+        }
+        self.syscalls.extend(part.syscalls);
+        let ok = matches!(part.outcome, StepOutcome::Ok);
+        if !ok {
+            self.outcome = part.outcome;
+        }
+        ok
+    }
+
     pub fn died(op: &str, how: String) -> Self {
         let error = StepError {
             errno: None,

@@ -21,6 +21,8 @@ pub(super) struct Timeline<'s> {
     labels: HashSet<&'s str>,
     /// Background programs started by each live actor so far.
     background: HashMap<&'s str, usize>,
+    /// Containers started from an image (each owns `/containers/<name>`).
+    imaged: HashSet<&'s str>,
 }
 
 impl<'s> Timeline<'s> {
@@ -30,6 +32,7 @@ impl<'s> Timeline<'s> {
             live: Vec::new(),
             labels: HashSet::new(),
             background: HashMap::new(),
+            imaged: HashSet::new(),
         }
     }
 
@@ -43,8 +46,21 @@ impl<'s> Timeline<'s> {
         }
         let f = |name: &str| format!("{field}.{name}");
         match step {
-            Step::Container { name, namespaces } => {
+            Step::Container {
+                name,
+                namespaces,
+                image,
+            } => {
                 self.container(c, &f("name"), name);
+                if let Some(image) = image {
+                    c.found(&f("image"), image.check().err());
+                    if !self.imaged.insert(name) {
+                        c.err(
+                            f("name"),
+                            format!("`{name}` already named a container started from an image: each one gets its own writable layer, so give this one another name"),
+                        );
+                    }
+                }
                 let distinct: HashSet<_> = namespaces.iter().collect();
                 if distinct.len() != namespaces.len() {
                     c.err(f("namespaces"), "a namespace is listed twice");

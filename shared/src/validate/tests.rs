@@ -33,6 +33,7 @@ pub(super) fn container(name: &str) -> Step {
     Step::Container {
         name: name.into(),
         namespaces: vec![],
+        image: None,
     }
 }
 
@@ -253,6 +254,7 @@ fn too_many_containers_and_duplicate_namespaces() {
     steps.push(Step::Container {
         name: "n".into(),
         namespaces: vec![Namespace::Pid, Namespace::Pid],
+        image: None,
     });
     assert_eq!(fields(&spec(steps)), ["steps", "steps[5].namespaces"]);
 }
@@ -655,4 +657,20 @@ fn an_array_for_an_expectation_is_refused_by_name() {
     let json = r#"{ "steps": [ { "op": "mkdir", "path": "/a" } ], "expect": [ [1] ] }"#;
     let errors = parse_spec(json, &limits()).unwrap_err();
     assert_eq!(errors[0].field, "expect[0]");
+}
+
+#[test]
+fn container_images_are_named_well_and_once_per_name() {
+    let imaged = |name: &str, image: &str| Step::Container {
+        name: name.into(),
+        namespaces: vec![],
+        image: Some(crate::image::ImageRef(image.into())),
+    };
+    let steps = vec![
+        imaged("c", "busybox"),
+        Step::Exit { actor: "c".into() },
+        imaged("c", "busybox"),
+        imaged("d", "Not An Image"),
+    ];
+    assert_eq!(fields(&spec(steps)), ["steps[2].name", "steps[3].image"]);
 }
