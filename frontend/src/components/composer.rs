@@ -62,7 +62,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
             <fieldset class="host">
                 <legend>{ "Host" }</legend>
                 <div class="form-row">
-                    { ctx.field("host.image", "Image", Kind::Choice(form::IMAGES), &[]) }
+                    { ctx.field("host.image", "Image", Kind::Text, &[]) }
                     { ctx.field("host.root_propagation", "Propagation of /", Kind::Choice(form::PROPAGATIONS), &[]) }
                 </div>
                 if root_shared(&doc) {

@@ -56,7 +56,6 @@ const OVERLAY_OPTIONS: &[&str] = &[
     "redirect_dir",
     "nfs_export",
 ];
-pub const IMAGES: &[&str] = &["tools", "busybox"];
 pub const ENTRY_TYPES: &[&str] = &["file", "dir", "symlink", "whiteout"];
 const NAMESPACES: &[&str] = &["pid", "uts", "ipc", "net", "user"];
 const FLAGS: &[&str] = &["readonly", "nosuid", "nodev", "noexec", "noatime"];
@@ -65,7 +64,11 @@ const FLAGS: &[&str] = &["readonly", "nosuid", "nodev", "noexec", "noatime"];
 pub fn step_fields(op: &str) -> &'static [(&'static str, Kind)] {
     use Kind::*;
     match op {
-        "container" => &[("name", Text), ("namespaces", Multi(NAMESPACES))],
+        "container" => &[
+            ("name", Text),
+            ("namespaces", Multi(NAMESPACES)),
+            ("image", OptText),
+        ],
         "tmpfs" => &[
             ("in", Actor),
             ("target", Text),

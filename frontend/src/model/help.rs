@@ -9,7 +9,8 @@ pub fn for_path(path: &str) -> Option<&'static str> {
     }
     Some(match (path, key) {
         ("title", _) => "A name for the experiment, shown above its result.",
-        (_, "image") => "The base root file system the host runs on: tools (bash, coreutils, util-linux) or busybox.",
+        (p, "image") if p.starts_with("steps") => "Optional: start the container from this image, as docker run does: the image's layers read-only under a fresh writable layer (/layers/<name>.upper), its own /proc, then pivot_root into it. Images: tools, busybox, or one from the Images tab.",
+        (_, "image") => "The image the host runs on: tools (bash, coreutils, util-linux), busybox, or one from the Images tab (name:tag).",
         (_, "root_propagation") => "How the host's / passes mount events on: shared (what systemd does: containers' mounts come back), private (never), slave (only from the host down).",
         (_, "name") => "The container's name, used in the \"in\" field of later steps.",
         (_, "namespaces") => "More namespaces for the container besides its mount namespace.",
