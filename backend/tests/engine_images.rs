@@ -3,7 +3,9 @@
 
 mod engine_support;
 
-use engine_support::{assert_ok, mount_at, names, snapshot_view, stdout, step, tree, Worker};
+use engine_support::{
+    assert_ok, errno, mount_at, names, snapshot_view, stdout, step, tree, Worker,
+};
 use rootlab_shared::result::{FileKind, RunStatus};
 use serde_json::json;
 
@@ -69,4 +71,66 @@ fn a_container_from_an_unknown_image_is_refused_before_the_sandbox_starts() {
     let out = w.run_clean(spec, rootlab_shared::Limits::default());
     let text = out.result.expect_err("an unknown image fails the request");
     assert!(text.contains("no image `no-such-image`"), "{text}");
+}
+
+/// Everything under `dir`: path, size, mode and modification time, to compare before and after.
+fn fingerprint(dir: &std::path::Path) -> Vec<(String, u64, u32, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.path().symlink_metadata().unwrap();
+            if meta.is_dir() {
+                todo.push(entry.path());
+            }
+            let path = entry.path().display().to_string();
+            out.push((path, meta.len(), meta.mode(), meta.mtime()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The attacker deletes and overwrites everything it can reach in its image's root, on the host
+/// and in a container: the image directories other runs share do not change.
+#[test]
+fn programs_cannot_change_the_layers_their_roots_are_made_of() {
+    let mut w = Worker::start();
+    let images = w.state_dir.join("images");
+    let dirs: Vec<_> = std::fs::read_dir(&images)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(dirs.len() >= 2, "tools and busybox built: {dirs:?}");
+    let before: Vec<_> = dirs.iter().map(|d| fingerprint(d)).collect();
+    let wreck = "for f in /bin/* /lib*/*; do echo pwned > $f; done; rm -rf /bin /etc; \
+                 grep -o 'lowerdir=[^,]*' /proc/self/mountinfo; ls /c-x /image 2>&1; true";
+    let spec = json!({
+        "host": { "image": "tools" },
+        "steps": [
+            { "op": "container", "name": "x", "image": "busybox" },
+            { "op": "run", "in": "x", "argv": ["/bin/busybox", "sh", "-c", wreck] },
+            { "op": "run", "argv": ["/bin/bash", "-c", wreck] },
+            { "op": "run", "argv": ["/bin/sh", "-c", "echo still here"] }
+        ]
+    });
+    let r = w.run(spec);
+    assert_eq!(r.status, RunStatus::Completed, "{r:#?}");
+    assert_ok(step(&r, 1));
+    // The programs saw only relative overlay paths, which lead nowhere inside.
+    let seen = stdout(step(&r, 1));
+    assert!(
+        seen.contains("lowerdir=c-x") && seen.contains("No such file"),
+        "{seen}"
+    );
+    // The wreck worked where it could: the host's own root lost its /bin.
+    assert!(errno(step(&r, 3)).is_some(), "{:?}", step(&r, 3));
+    let after: Vec<_> = dirs.iter().map(|d| fingerprint(d)).collect();
+    assert!(before == after, "an image directory changed during the run");
+    // And the next run starts from the intact image.
+    let again = w.run(json!({ "steps": [ { "op": "run", "argv": ["ls", "/bin/sh"] } ] }));
+    assert_ok(step(&again, 0));
 }
