@@ -42,6 +42,7 @@ fn trees() -> (Tree, Tree) {
         error: None,
         entries,
         truncated: false,
+        complete_to: None,
     };
     (tree(before), tree(after))
 }

@@ -410,6 +410,7 @@ mod tests {
             error: None,
             entries,
             truncated: false,
+            complete_to: None,
         }
     }
 

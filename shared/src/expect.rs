@@ -246,7 +246,9 @@ fn path_check(v: &View, path: &str, present: bool, content: Option<&str>) -> (bo
     };
     let found: Option<&TreeEntry> = tree.entries.iter().find(|e| e.path == path);
     let actual = match found {
-        None if tree.truncated => format!("{path} not seen (the walk was cut short)"),
+        None if tree.truncated && !walked_in_full(tree, path) => {
+            format!("{path} not seen (the walk was cut short)")
+        }
         None => format!("{} has no {path}", v.actor),
         Some(e) => match &e.preview {
             Some(p) => format!("{} has {path} reading {:?}", v.actor, clip(p)),
@@ -254,11 +256,18 @@ fn path_check(v: &View, path: &str, present: bool, content: Option<&str>) -> (bo
         },
     };
     let passed = match (found, present) {
-        (None, false) => !tree.truncated,
+        (None, false) => !tree.truncated || walked_in_full(tree, path),
         (Some(e), true) => content.is_none_or(|c| e.preview.as_deref() == Some(c)),
         _ => false,
     };
     (passed, actual)
+}
+
+/// `path` is shallow enough that the walk listed its directory in full.
+fn walked_in_full(tree: &Tree, path: &str) -> bool {
+    let root = tree.root.trim_end_matches('/');
+    let below = path[root.len()..].trim_matches('/').split('/').count() as u32;
+    tree.complete_to.is_some_and(|depth| below <= depth)
 }
 
 /// The walk of `tree` includes `path` (it is below the walked root).

@@ -250,6 +250,11 @@ pub struct Tree {
     /// True when entries beyond the limit or the depth were left out.
     #[serde(default)]
     pub truncated: bool,
+    /// Every directory down to this many levels below `root` was listed in full (the walk's
+    /// depth), so a path that shallow and not in `entries` does not exist; absent when the entry
+    /// limit cut the walk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_to: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -43,6 +43,7 @@ fn view(actor: &str, mounts: Vec<MountEntry>, entries: Vec<TreeEntry>) -> View {
             error: None,
             entries,
             truncated: false,
+            complete_to: None,
         }],
     }
 }
@@ -289,6 +290,7 @@ fn layer_changes_name_whiteouts_and_opaque_dirs() {
             error: None,
             entries,
             truncated: false,
+            complete_to: None,
         },
     };
     let mut wh = entry("etc/os-release", FileKind::CharDevice);

@@ -1,51 +1,49 @@
-//! The classic chroot escape (lesson 8): in a forked child, chroot into a subdirectory while the
-//! working directory stays outside it, climb `..` to the real root, chroot there, and look.
+//! The classic chroot escape (lesson 8), done by the actor itself as an attacker would: chroot
+//! into a subdirectory while the working directory stays outside it, climb `..` to the real root,
+//! chroot there, and look. An actor that got out stays out: its later steps and its views in
+//! snapshots are the escaped process's.
 
-use std::io::Read;
 use std::path::Path;
 
 use rootlab_shared::result::StepDetails;
-use serde::{Deserialize, Serialize};
 
-use super::channel;
 use super::context::OpContext;
 use super::outcome::{sys_error, Calls, Extra, OpResult};
-use super::sys::{self, Forked};
+use super::sys;
 
 /// What the child saw.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Default)]
 struct Attempt {
     before: Vec<String>,
     after: Vec<String>,
     trace: Vec<String>,
 }
 
-pub fn attempt(ctx: &OpContext, calls: &mut Calls) -> OpResult {
-    let (mut r, w) = sys::pipe().map_err(|e| sys_error("escape", "pipe()", e))?;
-    let child = match sys::fork().map_err(|e| sys_error("escape", "fork()", e))? {
-        Forked::Child => {
-            drop(r);
-            let mut w = w;
-            sys::child(|| channel::send(&mut w, &climb()).map_or(1, |_| 0))
-        }
-        Forked::Parent(pid) => pid,
-    };
-    drop(w);
-    let mut raw = String::new();
-    let _ = r.read_to_string(&mut raw);
-    let _ = sys::wait(child);
-    // The marker directory is an artifact of the trick, not of the experiment.
-    let _ = std::fs::remove_dir("/.escape");
-    let seen: Attempt = serde_json::from_str(raw.trim()).unwrap_or_default();
+pub fn attempt(ctx: &mut OpContext, calls: &mut Calls) -> OpResult {
+    // The actor's own root, to come back to if the climb fails and to clean the marker up.
+    let own_root =
+        sys::open_dir(Path::new("/")).map_err(|e| sys_error("escape", "open(\"/\")", e))?;
+    let seen = climb();
     calls.0.extend(seen.trace.iter().cloned());
     let escaped = !seen.after.is_empty() && seen.after != seen.before;
+    if !escaped {
+        // Held: back to the actor's own root (the climb ended there or never started).
+        let _ = sys::fchdir(&own_root).and_then(|_| sys::chroot(Path::new(".")));
+    }
+    let _ = sys::chdir(Path::new("/"));
+    // The marker directory is an artifact of the trick, not of the experiment.
+    let _ = sys::rmdir_at(&own_root, ".escape");
     let mut trace = vec![match ctx.roots.last() {
         Some(r) => format!("this actor's root was set by: {r}"),
         None => "this actor never changed its root".to_string(),
     }];
     trace.extend(seen.trace);
     trace.push(if escaped {
-        "escaped: / now lists a different directory than the actor's own root".into()
+        ctx.roots
+            .push("the chroot escape (chroot \".\" after climbing ..)".into());
+        "escaped: / now lists a different directory than the actor's own root; this actor's \
+         later steps run there"
+            .into()
     } else {
         "contained: climbing .. stopped at the actor's own root".into()
     });
@@ -59,7 +57,7 @@ pub fn attempt(ctx: &OpContext, calls: &mut Calls) -> OpResult {
     })
 }
 
-/// Runs in the child: each call is traced whether or not the kernel allows it.
+/// Each call is traced whether or not the kernel allows it.
 fn climb() -> Attempt {
     let mut trace = Vec::new();
     let mut step = |text: &str, r: Result<(), sys::Errno>| {

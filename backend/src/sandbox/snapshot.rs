@@ -191,6 +191,7 @@ mod tests {
             error: None,
             entries,
             truncated: false,
+            complete_to: None,
         };
         let mut snap = Snapshot {
             label: "big".into(),

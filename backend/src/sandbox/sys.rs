@@ -128,6 +128,15 @@ pub fn chdir(dir: &Path) -> SysResult<()> {
     nix::unistd::chdir(dir)
 }
 
+pub fn fchdir(dir: &OwnedFd) -> SysResult<()> {
+    nix::unistd::fchdir(dir)
+}
+
+/// `unlinkat(dir, name, AT_REMOVEDIR)`.
+pub fn rmdir_at(dir: &OwnedFd, name: &str) -> SysResult<()> {
+    nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::RemoveDir)
+}
+
 pub fn sethostname(name: &str) -> SysResult<()> {
     nix::unistd::sethostname(name)
 }

@@ -77,6 +77,7 @@ pub fn tree(
         mounts,
         entries: Vec::new(),
         truncated: false,
+        capped: false,
     };
     match std::fs::symlink_metadata(join(base, path)) {
         Ok(m) if m.is_dir() => walk.dir(path, depth),
@@ -88,6 +89,7 @@ pub fn tree(
         error: None,
         entries: walk.entries,
         truncated: walk.truncated,
+        complete_to: (!walk.capped).then_some(depth),
     }
 }
 
@@ -97,6 +99,7 @@ pub fn error_tree(path: &str, error: &str) -> Tree {
         error: Some(error.to_string()),
         entries: vec![],
         truncated: false,
+        complete_to: None,
     }
 }
 
@@ -112,6 +115,7 @@ pub fn halve_biggest<'a>(trees: impl Iterator<Item = &'a mut Tree>) -> bool {
     let keep = tree.entries.len() / 2;
     tree.entries.truncate(keep);
     tree.truncated = true;
+    tree.complete_to = None;
     true
 }
 
@@ -121,6 +125,8 @@ struct Walk<'a> {
     mounts: Option<&'a MountPoints>,
     entries: Vec<TreeEntry>,
     truncated: bool,
+    /// The entry limit (not the depth) cut the walk.
+    capped: bool,
 }
 
 impl Walk<'_> {
@@ -136,6 +142,7 @@ impl Walk<'_> {
             // A directory of millions of names must not cost millions of allocations.
             if names.len() > self.limits.max_tree_entries {
                 self.truncated = true;
+                self.capped = true;
                 break;
             }
             names.push(entry.file_name().to_string_lossy().into_owned());
@@ -148,6 +155,7 @@ impl Walk<'_> {
         for name in names {
             if self.entries.len() >= self.limits.max_tree_entries {
                 self.truncated = true;
+                self.capped = true;
                 return;
             }
             let child = child_path(path, &name);

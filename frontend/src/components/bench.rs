@@ -59,6 +59,7 @@ fn synthetic(n: usize, right: bool) -> Side {
             error: None,
             entries,
             truncated: false,
+            complete_to: None,
         }),
         mounts: Rc::new(vec![]),
     }

@@ -397,6 +397,7 @@ mod tests {
             error: None,
             entries,
             truncated: false,
+            complete_to: None,
         }
     }
 

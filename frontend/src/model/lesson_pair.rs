@@ -1,8 +1,9 @@
 //! The comparison shown first, chosen from the lesson's shape with the spec in hand: a leak shows
 //! the host before and after, a one-way (slave) lesson the host beside the container once both
-//! mounted, a private one the unchanged host (with its "nothing leaked" verdict).
+//! mounted, a private one the unchanged host (with its "nothing leaked" verdict), an escape the
+//! held actor's root beside the escaped one's.
 
-use rootlab_shared::result::{RunResult, StepOutcome};
+use rootlab_shared::result::{RunResult, StepDetails, StepOutcome};
 use rootlab_shared::spec::{Spec, Step, HOST};
 
 use super::compare::{self, SideRef};
@@ -10,8 +11,22 @@ use super::mounts;
 
 /// The pair to show first; falls back to [`compare::default_pair`] for other shapes.
 pub fn default_pair(result: &RunResult, spec: Option<&Spec>) -> Option<(SideRef, SideRef)> {
-    spec.and_then(|spec| propagation_pair(result, spec))
+    escape_pair(result)
+        .or_else(|| spec.and_then(|spec| propagation_pair(result, spec)))
         .or_else(|| compare::default_pair(result))
+}
+
+/// One actor held by its root and one that escaped: the held one's view first, so what the
+/// escaped one reaches reads as added.
+fn escape_pair(result: &RunResult) -> Option<(SideRef, SideRef)> {
+    let attempt = |escaped: bool| {
+        result.steps.iter().rev().find_map(|s| match &s.details {
+            Some(StepDetails::Escape { escaped: e, .. }) if *e == escaped => Some(s.actor.as_str()),
+            _ => None,
+        })
+    };
+    let (held, out) = (attempt(false)?, attempt(true)?);
+    pair_in_a_snapshot(result, held, out)
 }
 
 fn propagation_pair(result: &RunResult, spec: &Spec) -> Option<(SideRef, SideRef)> {
@@ -47,6 +62,11 @@ fn host_mounted_after(result: &RunResult, spec: &Spec, container: &str) -> bool 
 
 /// The host beside `container` in the latest snapshot that has both.
 fn both_views(result: &RunResult, container: &str) -> Option<(SideRef, SideRef)> {
+    pair_in_a_snapshot(result, HOST, container)
+}
+
+/// `left` beside `right` in the latest snapshot that walked both.
+fn pair_in_a_snapshot(result: &RunResult, left: &str, right: &str) -> Option<(SideRef, SideRef)> {
     result
         .snapshots
         .iter()
@@ -58,13 +78,13 @@ fn both_views(result: &RunResult, container: &str) -> Option<(SideRef, SideRef)>
                     .iter()
                     .any(|v| v.actor == actor && !v.trees.is_empty())
             };
-            (has(HOST) && has(container)).then(|| {
+            (has(left) && has(right)).then(|| {
                 let view = |actor: &str| SideRef::View {
                     snapshot: s,
                     actor: actor.to_string(),
                     tree: 0,
                 };
-                (view(HOST), view(container))
+                (view(left), view(right))
             })
         })
 }
@@ -110,6 +130,16 @@ mod tests {
                 "after both mounts · c1".into()
             )
         );
+    }
+
+    #[test]
+    fn the_escape_lesson_shows_the_held_root_beside_the_escaped_one() {
+        let view = |actor: &str| SideRef::View {
+            snapshot: 0,
+            actor: actor.into(),
+            tree: 0,
+        };
+        assert_eq!(pair_of("pivot-vs-chroot"), (view("c2"), view("c1")));
     }
 
     #[test]

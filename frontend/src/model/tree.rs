@@ -249,6 +249,7 @@ pub mod tests {
             error: None,
             entries,
             truncated: false,
+            complete_to: None,
         };
         Side {
             tree: Rc::new(tree),

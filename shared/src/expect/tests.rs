@@ -52,6 +52,7 @@ fn result() -> RunResult {
             error: None,
             entries: vec![file],
             truncated: false,
+            complete_to: None,
         }],
     };
     RunResult {
@@ -190,6 +191,27 @@ fn paths() {
         "a path the snapshot did not walk proves nothing"
     );
     assert!(g[0].actual.contains("walked only"));
+}
+
+/// A walk cut by its depth still proves absence above that depth, and only there.
+#[test]
+fn absence_in_a_walk_cut_by_depth() {
+    let graded = |p: &str, complete_to: Option<u32>| {
+        let mut r = result();
+        let tree = &mut r.snapshots[0].views[0].trees[0];
+        tree.truncated = true;
+        tree.complete_to = complete_to;
+        grade(&[path(p, false, None)], &r)[0].clone()
+    };
+    assert!(graded("/C/y", Some(1)).passed);
+    let deeper = graded("/C/d/y", Some(1));
+    assert!(!deeper.passed);
+    assert!(deeper.actual.contains("cut short"), "{}", deeper.actual);
+    assert!(graded("/C/d/y", Some(2)).passed);
+    assert!(
+        !graded("/C/y", None).passed,
+        "cut by the entry limit: nothing is certain"
+    );
 }
 
 #[test]
