@@ -88,7 +88,7 @@ pub fn layer_from_dir(
         digest: Some(digest),
         blob_size: Some(blob_size),
         size: unpacked.size,
-        entries: unpacked.entries.len(),
+        entries: unpacked.count,
         created_by: None,
     };
     let layer = NewLayer {

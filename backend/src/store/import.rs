@@ -93,7 +93,7 @@ pub fn import(store: &Store, path: &Path, name: Option<&str>) -> Result<ImageRec
         None => plan
             .names
             .iter()
-            .filter_map(|n| super::check_new_name(n).ok())
+            .filter_map(|n| super::check_new_name(short_name(n)).ok())
             .collect(),
     };
     names.dedup();
@@ -106,6 +106,14 @@ pub fn import(store: &Store, path: &Path, name: Option<&str>) -> Result<ImageRec
         warnings,
     };
     install(store, img)
+}
+
+/// A name as Docker shows it: without `docker.io/` (and `library/` after it).
+fn short_name(name: &str) -> &str {
+    let rest = name.strip_prefix("docker.io/").unwrap_or(name);
+    rest.strip_prefix("library/")
+        .filter(|_| rest != name)
+        .unwrap_or(rest)
 }
 
 pub fn parse_config(bytes: &[u8]) -> Result<ImageConfiguration, StoreError> {
@@ -171,7 +179,7 @@ fn import_layer(
         )));
     }
     info.size = unpacked.size;
-    info.entries = unpacked.entries.len();
+    info.entries = unpacked.count;
     let layer = NewLayer {
         info,
         media_type,

@@ -52,6 +52,8 @@ pub struct Unpacked {
     pub entries: Vec<LayerEntry>,
     /// Bytes of regular files.
     pub size: u64,
+    /// Entries of the tar (whiteouts and opaque markers included, pax headers not).
+    pub count: usize,
     /// Dropped entries and stripped bits, one sentence each.
     pub warnings: Vec<String>,
 }
@@ -105,6 +107,7 @@ impl<'a> Unpacker<'a> {
             return Err(UnpackError::TooManyEntries(self.entry_limit));
         }
         *self.entries_left -= 1;
+        self.out.count += 1;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path = clean(&raw).map_err(|why| refused(&raw, why))?;
         let mode = entry.header().mode().map_err(UnpackError::Read)? & 0o7777;
