@@ -14,4 +14,5 @@ pub mod protocol;
 pub mod report;
 pub mod sandbox;
 pub mod server;
+pub mod store;
 pub mod worker;

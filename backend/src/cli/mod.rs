@@ -1,10 +1,11 @@
 //! The `rootlab` command line: the command tree, its dispatch and its exit statuses.
 //!
-//! Files: `run.rs` (`rootlab run`), `load.rs` (what `run` reads: a preset id, a preset file, a
+//! Files: `run.rs` (`rootlab run`), `images.rs` (`rootlab images`), `load.rs` (what `run` reads: a preset id, a preset file, a
 //! spec file or stdin), `presets.rs` (`rootlab presets`), `docs.rs` (`rootlab completions`,
 //! `rootlab man`).
 
 mod docs;
+mod images;
 mod load;
 mod presets;
 mod run;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 pub use docs::{CompletionsArgs, ManArgs};
+pub use images::ImagesArgs;
 pub use presets::PresetsArgs;
 pub use run::RunArgs;
 
@@ -35,8 +37,10 @@ Exit status:
   0  success; for `run`, the experiment completed
   1  `run`: the experiment ran but did not complete (a limit was hit, or it failed)
   2  invalid input: bad arguments, an experiment that is neither a preset id nor a readable
-     file, or a spec that does not validate (each problem is named on stderr)
-  3  the experiment could not run (the sandbox could not be set up), or `serve` failed
+     file, or a spec that does not validate (each problem is named on stderr); for `images`,
+     an unknown image or a refused archive
+  3  the experiment could not run (the sandbox could not be set up), or `serve` failed, or the
+     image store failed
   4  `run`: the experiment completed, but an expectation of its spec did not hold (named in
      the report)
 A closed standard output (`rootlab run x | head`) ends the output quietly, with the same status.";
@@ -61,6 +65,9 @@ enum Command {
     Run(RunArgs),
     /// List the presets.
     Presets(PresetsArgs),
+    /// Manage the image store: ls, inspect, import, export, rm, prune.
+    #[command(after_help = EXIT_HELP)]
+    Images(ImagesArgs),
     /// Serve the REST API and the browser playground.
     Serve(crate::server::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -85,6 +92,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Presets(args) => presets::presets(args).map(|()| EXIT_OK),
+        Command::Images(args) => images::images(args).map(|()| EXIT_OK),
         Command::Serve(args) => crate::server::serve(args).map(|()| EXIT_OK),
         Command::Completions(args) => docs::completions(args).map(|()| EXIT_OK),
         Command::Man(args) => docs::man(args).map(|()| EXIT_OK),

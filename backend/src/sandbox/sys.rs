@@ -661,3 +661,90 @@ pub fn set_xattr_fd(fd: &OwnedFd, name: &str, value: &[u8]) -> SysResult<()> {
     };
     Errno::result(rc).map(drop)
 }
+
+// ---- the image store: unpacking hostile layers beneath a directory, locking ----
+
+/// Open the directory `rel` below `base` (beneath it, through no symlink).
+pub fn open_dir_beneath(base: &OwnedFd, rel: &str) -> SysResult<OwnedFd> {
+    open_dir_at(base, rel, Resolve::Beneath)
+}
+
+/// Create the new regular file `name` in `dir` (never through a symlink, never an existing
+/// one), with `mode`, open for writing.
+pub fn create_file_at(dir: &OwnedFd, name: &str, mode: u32) -> SysResult<File> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::Mode;
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
+    let fd = openat(
+        dir,
+        name,
+        flags | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(mode),
+    )?;
+    Ok(File::from(fd))
+}
+
+/// `mkdirat`.
+pub fn mkdir_at(dir: &OwnedFd, name: &str, mode: u32) -> SysResult<()> {
+    nix::sys::stat::mkdirat(dir, name, nix::sys::stat::Mode::from_bits_truncate(mode))
+}
+
+/// What `name` in `dir` is (not following a symlink): `None` when absent.
+pub fn kind_at(dir: &OwnedFd, name: &str) -> SysResult<Option<u32>> {
+    use nix::fcntl::AtFlags;
+    match nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st.st_mode & libc::S_IFMT)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Remove the non-directory `name` in `dir`.
+pub fn unlink_at(dir: &OwnedFd, name: &str) -> SysResult<()> {
+    nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
+}
+
+/// A hard link `new_dir/new_name` to `old_dir/old_name` (a symlink there is linked, not
+/// followed).
+pub fn hardlink_at(
+    old_dir: &OwnedFd,
+    old_name: &str,
+    new_dir: &OwnedFd,
+    new_name: &str,
+) -> SysResult<()> {
+    nix::unistd::linkat(
+        old_dir,
+        old_name,
+        new_dir,
+        new_name,
+        nix::fcntl::AtFlags::empty(),
+    )
+}
+
+/// `fchownat(dir, name, AT_SYMLINK_NOFOLLOW)`: owner of an entry, a symlink itself included.
+pub fn chown_at(dir: &OwnedFd, name: &str, uid: u32, gid: u32) -> SysResult<()> {
+    nix::unistd::fchownat(
+        dir,
+        name,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+}
+
+/// Flush the whole file system holding `fd` (one call instead of an fsync per unpacked file).
+pub fn syncfs(fd: &OwnedFd) -> SysResult<()> {
+    nix::unistd::syncfs(fd)
+}
+
+/// An exclusive `flock` on a file, held until the returned guard is dropped; with `wait`
+/// false, `Err(EWOULDBLOCK)` when another process holds it.
+pub fn lock_exclusive(file: File, wait: bool) -> SysResult<nix::fcntl::Flock<File>> {
+    use nix::fcntl::{Flock, FlockArg};
+    let arg = if wait {
+        FlockArg::LockExclusive
+    } else {
+        FlockArg::LockExclusiveNonblock
+    };
+    Flock::lock(file, arg).map_err(|(_, e)| e)
+}

@@ -1,0 +1,197 @@
+//! `rootlab images`: list, inspect, import, export, remove and prune the images of the store
+//! (see `crate::store`).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use rootlab_shared::image::ImageRef;
+
+use super::{print, InvalidInput};
+use crate::config::{EngineArgs, EngineConfig};
+use crate::store::{Store, StoreError};
+
+#[derive(clap::Args, Debug)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    command: ImagesCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum ImagesCommand {
+    /// List the images (built-ins first).
+    Ls {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Show an image's config and layers.
+    Inspect {
+        /// `tools`, `busybox`, `name[:tag]` or `sha256:<hex>`.
+        image: String,
+        /// Print the detail as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Import a `docker save`/`podman save` tar, or an OCI image layout (directory or tar).
+    Import {
+        /// The archive or layout directory.
+        path: PathBuf,
+        /// Name it so (else by the archive's own name, else only by digest).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Write an image as an OCI image layout tar.
+    Export {
+        image: String,
+        /// The tar to write.
+        out: PathBuf,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Remove a name (the image goes with its last name) or an image by digest.
+    Rm {
+        image: String,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Remove the layers and blobs no image uses.
+    Prune {
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
+/// `rootlab images ...`: exit 2 for an unknown image or a refused archive, 3 when the store
+/// itself fails.
+pub fn images(args: ImagesArgs) -> anyhow::Result<()> {
+    match args.command {
+        ImagesCommand::Ls { json, engine } => ls(&open(&engine)?, json),
+        ImagesCommand::Inspect {
+            image,
+            json,
+            engine,
+        } => inspect(&open(&engine)?, &image, json),
+        ImagesCommand::Import { path, name, engine } => {
+            let store = open(&engine)?;
+            let imported = store
+                .import(&path, name.as_deref())
+                .map_err(|e| classify(e, &format!("importing {}", path.display())))?;
+            for w in &imported.warnings {
+                eprintln!("rootlab: warning: {w}");
+            }
+            let s = &imported.summary;
+            let line = format!(
+                "{} {} ({} layers, {} bytes)\n",
+                s.name, s.digest, s.layers, s.size
+            );
+            Ok(print(line.as_bytes())?)
+        }
+        ImagesCommand::Export { image, out, engine } => {
+            let store = open(&engine)?;
+            store
+                .export(&ImageRef(image.clone()), &out)
+                .map_err(|e| classify(e, &format!("exporting {image}")))?;
+            Ok(())
+        }
+        ImagesCommand::Rm { image, engine } => {
+            let store = open(&engine)?;
+            store
+                .remove(&ImageRef(image.clone()))
+                .map_err(|e| classify(e, &format!("removing {image}")))?;
+            Ok(print(
+                b"removed; `rootlab images prune` frees the layers no image uses\n",
+            )?)
+        }
+        ImagesCommand::Prune { engine } => {
+            let store = open(&engine)?;
+            let p = store.prune().map_err(|e| classify(e, "pruning"))?;
+            let line = format!(
+                "removed {} layers and {} blobs, {} bytes\n",
+                p.layers, p.blobs, p.bytes
+            );
+            Ok(print(line.as_bytes())?)
+        }
+    }
+}
+
+fn open(engine: &EngineArgs) -> anyhow::Result<Store> {
+    let cfg = EngineConfig::from_args(engine);
+    Store::open(&cfg).map_err(|e| classify(e, "opening the image store"))
+}
+
+/// Bad input exits 2, anything else 3.
+fn classify(e: StoreError, doing: &str) -> anyhow::Error {
+    if e.is_invalid_input() {
+        anyhow::Error::new(InvalidInput(format!("{doing}: {e}")))
+    } else {
+        anyhow::Error::new(e).context(doing.to_string())
+    }
+}
+
+fn ls(store: &Store, json: bool) -> anyhow::Result<()> {
+    let all = store.list().map_err(|e| classify(e, "listing images"))?;
+    if json {
+        let mut text = serde_json::to_string_pretty(&all)?;
+        text.push('\n');
+        return Ok(print(text.as_bytes())?);
+    }
+    let width = all.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+    let mut text = format!(
+        "{:<width$}  {:<19}  LAYERS  {:>12}  SOURCE\n",
+        "NAME", "DIGEST", "SIZE"
+    );
+    for s in &all {
+        let short = &s.digest[..s.digest.len().min(19)];
+        text.push_str(&format!(
+            "{:<width$}  {short:<19}  {:>6}  {:>12}  {}\n",
+            s.name, s.layers, s.size, s.source
+        ));
+    }
+    Ok(print(text.as_bytes())?)
+}
+
+fn inspect(store: &Store, image: &str, json: bool) -> anyhow::Result<()> {
+    let d = store
+        .inspect(&ImageRef(image.to_string()))
+        .map_err(|e| classify(e, &format!("inspecting {image}")))?;
+    if json {
+        let mut text = serde_json::to_string_pretty(&d)?;
+        text.push('\n');
+        return Ok(print(text.as_bytes())?);
+    }
+    let s = &d.summary;
+    let mut text = format!(
+        "name:     {}\ndigest:   {}\nsource:   {}\nplatform: {}/{}\nsize:     {} bytes\n",
+        s.name, s.digest, s.source, d.os, d.architecture, s.size
+    );
+    if let Some(c) = &s.created {
+        text.push_str(&format!("created:  {c}\n"));
+    }
+    for (k, v) in [
+        ("env", &d.env),
+        ("entrypoint", &d.entrypoint),
+        ("cmd", &d.cmd),
+    ] {
+        if !v.is_empty() {
+            text.push_str(&format!("{k:<9} {}\n", v.join(" ")));
+        }
+    }
+    text.push_str(&format!("layers ({}, bottom first):\n", d.layers.len()));
+    for l in &d.layers {
+        let by = l.created_by.as_deref().unwrap_or("");
+        text.push_str(&format!(
+            "  {}  {:>6} entries  {:>12} bytes  {}\n",
+            &l.diff_id[..l.diff_id.len().min(19)],
+            l.entries,
+            l.size,
+            by
+        ));
+    }
+    print(text.as_bytes()).context("writing")
+}
