@@ -30,12 +30,8 @@ pub enum PullError {
     #[error("{url}: the registry sent nothing for {} s (stalled)", .timeout.as_secs_f64())]
     Stalled { url: String, timeout: Duration },
     /// The connection failed (refused, reset, TLS, DNS...).
-    #[error("{url}: {source}")]
-    Http {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error("{url}: {reason}")]
+    Http { url: String, reason: String },
     /// The registry answered with an error status.
     #[error("{url}: the registry answered {status}{detail}")]
     Status {
@@ -99,11 +95,10 @@ pub enum PullError {
     #[error("{}: {reason}", .path.display())]
     Destination { path: PathBuf, reason: String },
     /// Writing the layout failed.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {error}", .path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -122,6 +117,31 @@ impl PullError {
 
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> PullError {
         let path = path.into();
-        move |source| PullError::Io { path, source }
+        move |error| PullError::Io { path, error }
+    }
+
+    /// A connection failure, said once (reqwest repeats the URL at every level) and with a hint
+    /// for the usual mistake: https to a plain-http registry.
+    pub(crate) fn http(url: &str, error: &reqwest::Error) -> PullError {
+        let mut parts: Vec<String> = Vec::new();
+        let mut cause: Option<&dyn std::error::Error> = Some(error);
+        while let Some(e) = cause {
+            let text = e.to_string();
+            if !text.contains("for url (") && !parts.contains(&text) {
+                parts.push(text);
+            }
+            cause = e.source();
+        }
+        let mut reason = parts.join(": ");
+        if reason.contains("InvalidContentType") || reason.contains("corrupt message") {
+            reason.push_str(" (is it a plain-http registry? see --insecure)");
+        }
+        if reason.is_empty() {
+            reason = "the request failed".into();
+        }
+        PullError::Http {
+            url: url.to_string(),
+            reason,
+        }
     }
 }

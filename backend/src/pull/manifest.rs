@@ -18,9 +18,22 @@ const DOCKER_SCHEMA1: [&str; 2] = [
     "application/vnd.docker.distribution.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
 ];
-const IMAGE_CONFIGS: [&str; 2] = [
-    "application/vnd.oci.image.config.v1+json",
-    "application/vnd.docker.container.image.v1+json",
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const IMAGE_CONFIGS: [&str; 2] = [OCI_CONFIG, "application/vnd.docker.container.image.v1+json"];
+/// Docker's layer media types and their OCI names (the bytes are the same).
+const DOCKER_LAYERS: [(&str, &str); 3] = [
+    (
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    ),
+    (
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    ),
+    (
+        "application/vnd.docker.image.rootfs.diff.tar",
+        "application/vnd.oci.image.layer.v1.tar",
+    ),
 ];
 const LAYER_PREFIXES: [&str; 3] = [
     "application/vnd.oci.image.layer.",
@@ -190,6 +203,23 @@ impl Manifest {
     }
 }
 
+/// A Docker schema 2 manifest rewritten as an OCI one, as `skopeo copy` to an OCI layout does:
+/// the same config and layer blobs under their OCI media types (OCI layout readers such as
+/// umoci and skopeo's `oci:` accept only OCI manifests). Other fields are kept.
+pub fn docker_to_oci(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use serde_json::Value;
+    let mut doc: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    doc["mediaType"] = Value::from(OCI_MANIFEST);
+    doc["config"]["mediaType"] = Value::from(OCI_CONFIG);
+    for layer in doc["layers"].as_array_mut().into_iter().flatten() {
+        let docker = layer["mediaType"].as_str().unwrap_or("");
+        if let Some((_, oci)) = DOCKER_LAYERS.iter().find(|(d, _)| *d == docker) {
+            layer["mediaType"] = Value::from(*oci);
+        }
+    }
+    serde_json::to_vec(&doc).map_err(|e| e.to_string())
+}
+
 impl Platform {
     /// The platform of this machine, as Go (and so every registry) names it.
     pub fn host() -> Self {
@@ -357,6 +387,27 @@ mod tests {
         assert!("linux".parse::<Platform>().is_err());
         assert!("linux/amd64/v1/x".parse::<Platform>().is_err());
         assert!("linux/../x".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn docker_manifests_become_oci_ones() {
+        let docker = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": IMAGE_CONFIGS[1], "digest": digest('a'), "size": 2},
+            "layers": [{"mediaType": DOCKER_LAYERS[0].0, "digest": digest('b'), "size": 3}],
+        });
+        let oci = docker_to_oci(docker.to_string().as_bytes()).unwrap();
+        let oci: serde_json::Value = serde_json::from_slice(&oci).unwrap();
+        assert_eq!(oci["mediaType"], OCI_MANIFEST);
+        assert_eq!(oci["config"]["mediaType"], OCI_CONFIG);
+        assert_eq!(oci["config"]["digest"], digest('a'));
+        assert_eq!(
+            oci["layers"][0]["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
+        assert_eq!(oci["layers"][0]["size"], 3);
+        assert_eq!(oci["schemaVersion"], 2);
     }
 
     #[test]

@@ -126,11 +126,13 @@ impl Default for PullLimits {
 pub struct Pulled {
     /// The reference in full (`docker.io/library/busybox:latest`).
     pub reference: String,
-    /// The image manifest's digest (the one in the layout's `index.json`).
+    /// The digest of the image manifest in the layout (named by its `index.json`): always an
+    /// OCI manifest (`application/vnd.oci.image.manifest.v1+json`).
     pub manifest_digest: String,
-    /// Its media type: OCI (`application/vnd.oci.image.manifest.v1+json`) or Docker schema 2
-    /// (`application/vnd.docker.distribution.manifest.v2+json`), kept as the registry served it.
-    pub media_type: String,
+    /// The digest of the manifest as the registry served it (what `name@digest` pins). The same
+    /// as `manifest_digest` for an OCI image; for a Docker schema 2 image, whose manifest is
+    /// rewritten with OCI media types in the layout (as `skopeo copy` does), it differs.
+    pub registry_digest: String,
     /// The digest of the index it was chosen from, for a multi-platform image.
     pub index_digest: Option<String>,
     /// The image's platform (the index entry's, else its config's).
@@ -191,7 +193,7 @@ pub async fn pull_to_layout(
     Ok(Pulled {
         reference: reference.to_string(),
         manifest_digest: image.descriptor.digest,
-        media_type: image.descriptor.media_type,
+        registry_digest: image.registry_digest,
         index_digest: image.index_digest,
         platform,
         layers: image.manifest.layers.len(),
@@ -201,10 +203,12 @@ pub async fn pull_to_layout(
 
 /// The image manifest to pull, as served, and where it came from.
 struct Image {
-    /// Its media type, digest, size and (from an index) platform.
+    /// Its media type, digest, size and (from an index) platform, as written in the layout.
     descriptor: Descriptor,
     bytes: Vec<u8>,
     manifest: Manifest,
+    /// The digest of the manifest as the registry served it.
+    registry_digest: String,
     index_digest: Option<String>,
 }
 
@@ -281,6 +285,8 @@ async fn resolve(
     }
 }
 
+/// The image to write: a Docker schema 2 manifest becomes an OCI one (same blobs), since OCI
+/// layout readers take only those.
 fn image(
     name: &str,
     media_type: String,
@@ -289,15 +295,25 @@ fn image(
     manifest: Manifest,
 ) -> Result<Image, PullError> {
     manifest.check(name)?;
+    let (media_type, bytes) = if media_type == manifest::DOCKER_MANIFEST {
+        let oci = manifest::docker_to_oci(&bytes).map_err(|reason| PullError::Invalid {
+            what: format!("{name}: the manifest"),
+            reason,
+        })?;
+        (manifest::OCI_MANIFEST.to_string(), oci)
+    } else {
+        (media_type, bytes)
+    };
     Ok(Image {
         descriptor: Descriptor {
             media_type,
-            digest,
+            digest: sha256(&bytes),
             size: bytes.len() as u64,
             platform: None,
         },
         bytes,
         manifest,
+        registry_digest: digest,
         index_digest: None,
     })
 }

@@ -43,10 +43,7 @@ impl Transport {
             .connect_timeout(stall)
             .user_agent(concat!("rootlab/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|source| PullError::Http {
-                url: policy.base_url().to_string(),
-                source,
-            })?;
+            .map_err(|e| PullError::http(policy.base_url().as_str(), &e))?;
         Ok(Transport {
             http,
             policy,
@@ -94,10 +91,7 @@ impl Transport {
     pub async fn chunk(&self, response: &mut Response) -> Result<Option<Bytes>, PullError> {
         match tokio::time::timeout(self.stall, response.chunk()).await {
             Err(_) => Err(self.stalled(response.url())),
-            Ok(Err(source)) => Err(PullError::Http {
-                url: response.url().to_string(),
-                source,
-            }),
+            Ok(Err(e)) => Err(PullError::http(response.url().as_str(), &e)),
             Ok(Ok(chunk)) => Ok(chunk),
         }
     }
@@ -193,11 +187,8 @@ impl Transport {
     ) -> Result<Response, PullError> {
         match tokio::time::timeout(self.stall, request.send()).await {
             Err(_) => Err(self.stalled(url)),
-            Ok(Err(source)) if source.is_timeout() => Err(self.stalled(url)),
-            Ok(Err(source)) => Err(PullError::Http {
-                url: url.to_string(),
-                source,
-            }),
+            Ok(Err(e)) if e.is_timeout() => Err(self.stalled(url)),
+            Ok(Err(e)) => Err(PullError::http(url.as_str(), &e)),
             Ok(Ok(response)) => Ok(response),
         }
     }
