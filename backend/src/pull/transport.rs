@@ -247,7 +247,14 @@ impl Transport {
             s if s.is_success() => {}
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 let detail = self.error_detail(response).await;
-                return Err(self.unauthorized(&format!("the token service refused{detail}")));
+                let whom = match self.credentials {
+                    Some(_) => "the credentials",
+                    None => "anonymous access (give a user name and password)",
+                };
+                return Err(PullError::Unauthorized {
+                    registry: self.registry(),
+                    reason: format!("the token service {realm} refused {whom}{detail}"),
+                });
             }
             s => {
                 return Err(PullError::Status {
