@@ -206,6 +206,7 @@ async fn the_cli_pulls_with_a_password_from_stdin() {
             .args(args)
             .env("HOME", dir.path())
             .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -370,6 +371,25 @@ async fn a_stalling_registry_times_out() {
         "no half layout: {:?}",
         entries(dir.path())
     );
+
+    // Cancelled (the future dropped, as when a server's client goes away) mid-download: the
+    // same.
+    let started = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signal = started.clone();
+    opts.limits.stall_timeout = Duration::from_secs(600);
+    let reference = format!("{addr}/img:1");
+    let mut progress = move |p: Progress| {
+        if matches!(p, Progress::Blob { .. }) {
+            signal.notify_one();
+        }
+    };
+    tokio::select! {
+        outcome = pull_to_layout(&reference, &dest, &opts, &mut progress) => {
+            panic!("the stalled pull ended: {outcome:?}")
+        }
+        () = started.notified() => {}
+    }
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
 }
 
 #[tokio::test]
