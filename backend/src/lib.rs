@@ -11,6 +11,7 @@ pub mod coordinator;
 pub mod engine;
 pub mod images;
 pub mod protocol;
+pub mod pull;
 pub mod report;
 pub mod sandbox;
 pub mod server;

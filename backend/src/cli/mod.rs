@@ -8,6 +8,7 @@ mod docs;
 mod images;
 mod load;
 mod presets;
+mod pull;
 mod run;
 
 use std::io::{self, Write};
@@ -74,6 +75,8 @@ enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff), or write one per command into a directory.
     Man(ManArgs),
+    /// Fetch an image from a registry into an OCI image layout directory.
+    Pull(pull::PullArgs),
 }
 
 /// The whole command tree, for completions and manual pages.
@@ -96,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => crate::server::serve(args).map(|()| EXIT_OK),
         Command::Completions(args) => docs::completions(args).map(|()| EXIT_OK),
         Command::Man(args) => docs::man(args).map(|()| EXIT_OK),
+        Command::Pull(args) => pull::pull(args),
     };
     ExitCode::from(exit_status(outcome))
 }
