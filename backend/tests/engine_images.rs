@@ -2,6 +2,7 @@
 //! started from an image the `docker run` way (its layers under a fresh writable layer).
 
 mod engine_support;
+mod store_support;
 
 use engine_support::{
     assert_ok, errno, mount_at, names, snapshot_view, stdout, step, tree, Worker,
@@ -133,4 +134,125 @@ fn programs_cannot_change_the_layers_their_roots_are_made_of() {
     // And the next run starts from the intact image.
     let again = w.run(json!({ "steps": [ { "op": "run", "argv": ["ls", "/bin/sh"] } ] }));
     assert_ok(step(&again, 0));
+}
+
+/// A three-layer image made with umoci (a whiteout, an opaque dir, links), imported into the
+/// workers' store under `name`; its layout is returned for umoci to unpack as the oracle.
+fn imported(w: &Worker, name: &str, work: &std::path::Path) -> std::path::PathBuf {
+    let layout = store_support::umoci_image(work);
+    let cfg = rootlab::config::EngineConfig::from_args(&rootlab::config::EngineArgs {
+        state_dir: Some(w.state_dir.clone()),
+        sandbox_uid: Some(w.sandbox_uid),
+        sandbox_gid: Some(w.sandbox_uid),
+        ..Default::default()
+    });
+    let store = rootlab::store::Store::open(&cfg).expect("the workers' store");
+    store.import(&layout, Some(name)).expect("import");
+    layout
+}
+
+/// The lab host on a stored image: the kernel's merged view of its layers is, entry by entry,
+/// what `umoci unpack` makes of the same image.
+#[test]
+fn the_lab_host_runs_on_a_stored_image_as_umoci_unpacks_it() {
+    let mut w = Worker::start();
+    let work = tempfile::tempdir().unwrap();
+    let layout = imported(&w, "rootlab-test/layers:3", work.path());
+    let spec = json!({
+        "host": { "image": "rootlab-test/layers:3" },
+        "steps": [
+            { "op": "run", "argv": ["/bin/sh", "-c", "cat /etc/a /etc/new /opq/fresh; ls /opq; ls /etc/gone"] },
+            { "op": "snapshot", "label": "s", "views": ["host"], "paths": ["/"], "depth": 8 }
+        ]
+    });
+    let r = w.run(spec);
+    assert_eq!(r.status, RunStatus::Completed, "{r:#?}");
+    assert_eq!(r.image.name, "rootlab-test/layers:3");
+    // The whiteout hides etc/gone, the opaque dir hides opq/old.
+    assert_eq!(stdout(step(&r, 0)), "one\ntwo\nfresh\nfresh\n");
+    assert!(step(&r, 0).output.as_ref().unwrap().stderr.contains("gone"));
+    let host = snapshot_view(&r, "s", "host");
+    let root = mount_at(host, "/").unwrap();
+    assert!(
+        root.options
+            .contains("lowerdir=image/2:image/1:image/0,upperdir=upper"),
+        "{}",
+        root.options
+    );
+    // The lab's own mount points aside, the kernel shows what umoci unpacks.
+    let seen: Vec<(String, String)> = tree(host, "/")
+        .entries
+        .iter()
+        .map(|e| (e.path.trim_start_matches('/').to_string(), e))
+        .filter(|(p, _)| {
+            !["proc", "dev", "layers"]
+                .iter()
+                .any(|m| p == m || p.starts_with(&format!("{m}/")))
+        })
+        .map(|(p, e)| (p, format!("{:?} {:o} {:?}", e.kind, e.mode, e.link_target)))
+        .collect();
+    let oracle: Vec<(String, String)> = store_support::umoci_rootfs(&layout, "img", work.path())
+        .into_iter()
+        .map(|(p, node)| {
+            let shape = match node {
+                store_support::Node::File { mode, .. } => format!("File {mode:o} None"),
+                store_support::Node::Dir { mode } => format!("Dir {mode:o} None"),
+                store_support::Node::Symlink(t) => format!("Symlink 777 Some({t:?})"),
+            };
+            (p, shape)
+        })
+        .collect();
+    assert_eq!(seen, oracle);
+}
+
+/// `docker run` of a stored image beside a container from a built-in one.
+#[test]
+fn containers_from_a_stored_image_and_a_builtin_side_by_side() {
+    let mut w = Worker::start();
+    let work = tempfile::tempdir().unwrap();
+    imported(&w, "rootlab-test/layers:3", work.path());
+    let spec = json!({
+        "steps": [
+            { "op": "container", "name": "app", "image": "rootlab-test/layers:3" },
+            { "op": "container", "name": "bb", "image": "busybox" },
+            { "op": "run", "in": "app", "argv": ["/bin/sh", "-c", "cat /etc/a; echo changed > /etc/a; rm /etc/new; echo $? >&2"] },
+            { "op": "run", "in": "bb", "argv": ["/bin/busybox", "cat", "/etc/a"] },
+            { "op": "snapshot", "label": "s", "views": ["host"], "paths": ["/layers"], "depth": 3 }
+        ]
+    });
+    let r = w.run(spec);
+    assert_eq!(r.status, RunStatus::Completed, "{r:#?}");
+    assert_eq!(stdout(step(&r, 2)), "one\n", "{:?}", step(&r, 2));
+    assert!(
+        errno(step(&r, 3)).is_some() || step(&r, 3).output.as_ref().unwrap().exit_code != Some(0)
+    );
+    let host = snapshot_view(&r, "s", "host");
+    let app = mount_at(host, "/containers/app").unwrap();
+    assert!(
+        app.options.contains("lowerdir=c-app/2:c-app/1:c-app/0"),
+        "{}",
+        app.options
+    );
+    let layer = tree(host, "/layers");
+    let upper: Vec<(&str, FileKind)> = layer
+        .entries
+        .iter()
+        .filter_map(|e| {
+            e.path
+                .strip_prefix("/layers/app.upper/")
+                .map(|p| (p, e.kind))
+        })
+        .collect();
+    assert_eq!(
+        upper,
+        [
+            ("dev", FileKind::Dir),
+            ("etc", FileKind::Dir),
+            ("etc/a", FileKind::File),
+            ("etc/new", FileKind::CharDevice),
+            ("proc", FileKind::Dir)
+        ],
+        "{:?}",
+        step(&r, 2)
+    );
 }

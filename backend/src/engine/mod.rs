@@ -8,6 +8,7 @@ mod follow;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use rootlab_shared::events::RunEvent;
@@ -24,6 +25,7 @@ use crate::sandbox::cgroup::Cgroups;
 use crate::sandbox::image_root::ContainerImage;
 use crate::sandbox::seccomp::SyscallFilter;
 use crate::sandbox::{self, jail_exit, netns, sys, Plan};
+use crate::store::{Store, StoreError};
 use follow::{follow, interrupted_step, Ending, Followed, Running};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,8 @@ pub enum EngineError {
     Invalid(Vec<FieldError>),
     #[error("base image unavailable")]
     Image(#[from] ImageError),
+    #[error("image unavailable")]
+    Store(#[from] StoreError),
     #[error("preparing {path}")]
     StateDir {
         path: String,
@@ -110,15 +114,42 @@ fn check_traversable(cfg: &EngineConfig) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// What the result says of an image, and its layers (bottom first).
+/// What the result says of an image, and its layers (bottom first): a built-in from this
+/// process's cache, any other image from the store.
 fn layers_of(
     cfg: &EngineConfig,
     image: &ImageRef,
 ) -> Result<(ImageInfo, Vec<std::path::PathBuf>), EngineError> {
-    let builtin =
-        images::Builtin::named(image).ok_or_else(|| ImageError::Unknown(image.to_string()))?;
-    let ready = images::ensure(cfg, builtin)?;
-    Ok((ready.info, vec![ready.dir]))
+    if let Some(builtin) = images::Builtin::named(image) {
+        let ready = images::ensure(cfg, builtin)?;
+        return Ok((ready.info, vec![ready.dir]));
+    }
+    let resolved = store_of(cfg, |store| store.resolve(image))?;
+    let info = ImageInfo {
+        name: resolved.summary.name,
+        programs: vec![],
+    };
+    Ok((info, resolved.layers))
+}
+
+/// `f` on this process's store of `cfg`'s state dir, opened once (opening cleans leftovers).
+fn store_of<T>(
+    cfg: &EngineConfig,
+    f: impl FnOnce(&Store) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    static STORES: Mutex<Vec<Store>> = Mutex::new(Vec::new());
+    let mut stores = STORES.lock().unwrap_or_else(|e| e.into_inner());
+    let at = match stores
+        .iter()
+        .position(|s| s.config().state_dir == cfg.state_dir)
+    {
+        Some(i) => i,
+        None => {
+            stores.push(Store::open(cfg)?);
+            stores.len() - 1
+        }
+    };
+    f(&stores[at])
 }
 
 /// The layers of every container the spec starts from an image.

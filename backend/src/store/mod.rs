@@ -209,6 +209,11 @@ impl Store {
         Ok(store)
     }
 
+    /// The engine configuration it was opened with (its state dir holds the store).
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
     pub fn limits(&self) -> &StoreLimits {
         &self.limits
     }

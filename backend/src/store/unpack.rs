@@ -7,7 +7,7 @@
 //! OCI whiteouts become overlayfs ones: `.wh.<name>` a char 0:0 device, `.wh..wh..opq` the
 //! `user.overlay.opaque=y` xattr on its directory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, SystemTime};
@@ -68,6 +68,8 @@ pub struct Unpacker<'a> {
     out: Unpacked,
     index: HashMap<String, usize>,
     dir_modes: Vec<(String, u32)>,
+    /// Directories made implicitly (as parents) and already given to the owner.
+    owned_parents: HashSet<String>,
 }
 
 impl<'a> Unpacker<'a> {
@@ -85,6 +87,7 @@ impl<'a> Unpacker<'a> {
             out: Unpacked::default(),
             index: HashMap::new(),
             dir_modes: Vec::new(),
+            owned_parents: HashSet::new(),
         }
     }
 
@@ -148,15 +151,42 @@ impl<'a> Unpacker<'a> {
 
     /// The directory that will hold `path`'s last component (made if missing), never through
     /// a symlink.
-    fn parent_dir(&self, parent: &str, entry: &str) -> Result<OwnedFd, UnpackError> {
-        sys::mkdir_all_at(self.root, parent, sys::Resolve::Beneath).map_err(|e| match e {
-            Errno::ELOOP | Errno::EXDEV => refused(
-                entry,
-                "its path goes through a symlink (an earlier entry made it): refused",
-            ),
-            Errno::ENOTDIR => refused(entry, "its path goes through a non-directory"),
-            errno => sys_err(entry, "creating its directory", errno),
-        })
+    fn parent_dir(&mut self, parent: &str, entry: &str) -> Result<OwnedFd, UnpackError> {
+        let dir =
+            sys::mkdir_all_at(self.root, parent, sys::Resolve::Beneath).map_err(|e| match e {
+                Errno::ELOOP | Errno::EXDEV => refused(
+                    entry,
+                    "its path goes through a symlink (an earlier entry made it): refused",
+                ),
+                Errno::ENOTDIR => refused(entry, "its path goes through a non-directory"),
+                errno => sys_err(entry, "creating its directory", errno),
+            })?;
+        self.own_parents(parent)?;
+        Ok(dir)
+    }
+
+    /// Give the owner the directories a tar made implicitly (a layer may list `etc/a` without
+    /// `etc/`): the sandbox maps only the owner, and overlayfs cannot copy up a directory whose
+    /// owner it cannot map (EOVERFLOW).
+    fn own_parents(&mut self, parent: &str) -> Result<(), UnpackError> {
+        if self.owner.is_none() {
+            return Ok(());
+        }
+        let mut above = String::new();
+        for name in parent.split('/').filter(|c| !c.is_empty()) {
+            let path = if above.is_empty() {
+                name.to_string()
+            } else {
+                format!("{above}/{name}")
+            };
+            if !self.index.contains_key(&path) && self.owned_parents.insert(path.clone()) {
+                let dir = sys::open_dir_beneath(self.root, &above)
+                    .map_err(|e| sys_err(&path, "open", e))?;
+                self.chown(&dir, name, &path)?;
+            }
+            above = path;
+        }
+        Ok(())
     }
 
     /// Make room for a new non-directory at `dir/name`: an earlier entry of the same name is
