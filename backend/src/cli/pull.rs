@@ -2,7 +2,7 @@
 //! progress bar on a terminal (plain lines otherwise) on stderr.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -21,6 +21,13 @@ pub struct PullArgs {
     /// The OCI image layout directory to create (it must not exist, or be empty).
     #[arg(long = "to", value_name = "DIR")]
     pub to: PathBuf,
+    #[command(flatten)]
+    pub flags: PullFlags,
+}
+
+/// How to reach the registry; shared by `rootlab pull` and `rootlab images pull`.
+#[derive(clap::Args, Debug)]
+pub struct PullFlags {
     /// Reach the registry over plain http (a local registry such as 127.0.0.1:5000).
     #[arg(long)]
     pub insecure: bool,
@@ -47,38 +54,41 @@ pub struct PullArgs {
 /// `rootlab pull`: exit 0 with the layout written, 2 for a bad reference, platform, destination
 /// or registry outside --allow-registry, 3 when the pull failed (nothing is left at --to).
 pub fn pull(args: PullArgs) -> anyhow::Result<u8> {
-    let opts = options(&args)?;
+    let pulled = fetch(&args.reference, &args.to, &args.flags)?;
+    print(summary(&pulled, &args.to).as_bytes())?;
+    Ok(EXIT_OK)
+}
+
+/// Pull `reference` into the layout directory `to`, drawing progress unless quiet.
+pub fn fetch(reference: &str, to: &Path, flags: &PullFlags) -> anyhow::Result<Pulled> {
+    let opts = options(reference, flags)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let mut bar = Bar::new(args.quiet);
-    let outcome = runtime.block_on(pull_to_layout(&args.reference, &args.to, &opts, &mut |p| {
-        bar.event(&p)
-    }));
+    let mut bar = Bar::new(flags.quiet);
+    let outcome = runtime.block_on(pull_to_layout(reference, to, &opts, &mut |p| bar.event(&p)));
     bar.end();
-    let pulled = outcome.map_err(|e| match e {
+    outcome.map_err(|e| match e {
         e if e.is_invalid_input() => anyhow::Error::new(InvalidInput(e.to_string())),
-        e => anyhow::Error::new(e).context(format!("pulling {}", args.reference)),
-    })?;
-    print(summary(&pulled, &args).as_bytes())?;
-    Ok(EXIT_OK)
+        e => anyhow::Error::new(e).context(format!("pulling {reference}")),
+    })
 }
 
-fn options(args: &PullArgs) -> anyhow::Result<PullOptions> {
+fn options(reference: &str, flags: &PullFlags) -> anyhow::Result<PullOptions> {
     let invalid = |e: PullError| anyhow::Error::new(InvalidInput(e.to_string()));
-    let reference = Reference::parse(&args.reference).map_err(invalid)?;
+    let reference = Reference::parse(reference).map_err(invalid)?;
     let mut opts = PullOptions {
-        allowed_registries: args.allow_registry.clone(),
+        allowed_registries: flags.allow_registry.clone(),
         ..PullOptions::default()
     };
-    if let Some(platform) = &args.platform {
+    if let Some(platform) = &flags.platform {
         opts.platform = platform.parse().map_err(invalid)?;
     }
-    if args.insecure {
+    if flags.insecure {
         opts.insecure_registries.push(reference.registry.clone());
     }
-    opts.credentials = match &args.user {
+    opts.credentials = match &flags.user {
         Some(user) => Some(Credentials::new(user, read_password()?)),
         None => match default_auth_file() {
             Some(file) => credentials_from_auth_file(&file, &reference.registry)
@@ -102,7 +112,7 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn summary(pulled: &Pulled, args: &PullArgs) -> String {
+fn summary(pulled: &Pulled, to: &Path) -> String {
     let served = if pulled.registry_digest == pulled.manifest_digest {
         String::new()
     } else {
@@ -116,7 +126,7 @@ fn summary(pulled: &Pulled, args: &PullArgs) -> String {
         pulled.layers,
         if pulled.layers == 1 { "" } else { "s" },
         human(pulled.total_bytes),
-        args.to.display()
+        to.display()
     )
 }
 

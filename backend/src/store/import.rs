@@ -56,7 +56,12 @@ impl Drop for Scratch {
     }
 }
 
-pub fn import(store: &Store, path: &Path, name: Option<&str>) -> Result<ImageRecord, StoreError> {
+pub fn import(
+    store: &Store,
+    path: &Path,
+    name: Option<&str>,
+    source: &'static str,
+) -> Result<ImageRecord, StoreError> {
     let name = name.map(super::check_new_name).transpose()?;
     let mut scratch = Scratch(vec![]);
     let mut budgets = store.budgets();
@@ -101,7 +106,7 @@ pub fn import(store: &Store, path: &Path, name: Option<&str>) -> Result<ImageRec
         config: plan.config,
         manifest: keep_manifest,
         layers,
-        source: "import",
+        source,
         names,
         warnings,
     };

@@ -322,8 +322,18 @@ impl Store {
     /// Import a `docker save`/`podman save` archive or an OCI image layout (directory or tar),
     /// named `name` (else by the archive's own names, else only by digest).
     pub fn import(&self, path: &Path, name: Option<&str>) -> Result<Imported, StoreError> {
+        self.import_from(path, name, "import")
+    }
+
+    /// [`Store::import`], recording where the image came from (`import`, `pull`).
+    pub fn import_from(
+        &self,
+        path: &Path,
+        name: Option<&str>,
+        source: &'static str,
+    ) -> Result<Imported, StoreError> {
         let _lock = self.lock()?;
-        let rec = import::import(self, path, name)?;
+        let rec = import::import(self, path, name, source)?;
         gc::enforce_quota(self, &rec.digest)?;
         let index = Index::load(&self.layout)?;
         let name = shown_name(&index, &rec.digest, name.map(normalized).as_deref());
