@@ -67,6 +67,32 @@ pub struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, env = "ROOTLAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Let `POST /api/v1/images/pull` reach this registry, `host[:port]` (repeatable; `*.domain`
+    /// allowed). Also binds where it may redirect and its token service. Default: no pulls.
+    #[arg(
+        long = "allow-registry",
+        env = "ROOTLAB_ALLOW_REGISTRY",
+        value_delimiter = ',',
+        value_name = "HOST[:PORT]"
+    )]
+    pub allow_registry: Vec<String>,
+    /// Of the allowed registries, reach these over plain http (a registry on this host or
+    /// network, e.g. 127.0.0.1:5000).
+    #[arg(
+        long = "insecure-registry",
+        env = "ROOTLAB_INSECURE_REGISTRY",
+        value_delimiter = ',',
+        value_name = "HOST[:PORT]"
+    )]
+    pub insecure_registry: Vec<String>,
+    /// Let `POST /api/v1/images/import` take uploaded archives up to this many bytes (held in
+    /// memory while unpacked). Default: no imports.
+    #[arg(
+        long = "allow-import",
+        env = "ROOTLAB_ALLOW_IMPORT",
+        value_name = "BYTES"
+    )]
+    pub allow_import: Option<usize>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

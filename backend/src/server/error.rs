@@ -25,6 +25,8 @@ pub enum ErrorCode {
     ShuttingDown,
     Timeout,
     WorkerDied,
+    /// A registry the server pulled from failed.
+    UpstreamFailed,
     Internal,
 }
 
@@ -43,7 +45,7 @@ impl ErrorCode {
             ErrorCode::Cancelled => StatusCode::from_u16(499).expect("499 is a valid status"),
             ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            ErrorCode::WorkerDied => StatusCode::BAD_GATEWAY,
+            ErrorCode::WorkerDied | ErrorCode::UpstreamFailed => StatusCode::BAD_GATEWAY,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,6 +65,7 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Timeout => "timeout",
             ErrorCode::WorkerDied => "worker_died",
+            ErrorCode::UpstreamFailed => "upstream_failed",
             ErrorCode::Internal => "internal",
         }
     }

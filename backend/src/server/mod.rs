@@ -8,6 +8,7 @@ mod docs_page;
 pub mod error;
 mod extract;
 mod health;
+pub mod images;
 mod logging;
 pub mod metrics;
 mod openapi;
@@ -55,6 +56,8 @@ pub struct AppState {
     openapi: Arc<String>,
     docs_html: Arc<String>,
     settings: Arc<HttpSettings>,
+    /// The image store and what the operator allows with it; `None` in router tests.
+    pub images: Option<Arc<images::ImageService>>,
 }
 
 impl AppState {
@@ -73,7 +76,14 @@ impl AppState {
             docs_html: Arc::new(docs_page::render(&openapi)),
             openapi: Arc::new(openapi),
             settings: Arc::new(settings),
+            images: None,
         }
+    }
+
+    /// Serve the image store too (`/api/v1/images`), with what the operator allows.
+    pub fn with_images(mut self, images: images::ImageService) -> Self {
+        self.images = Some(Arc::new(images));
+        self
     }
 
     /// Run the sandbox self-test now and every `interval` in the background (for `/readyz`).
@@ -112,6 +122,12 @@ pub fn app(state: AppState) -> Router {
 }
 
 fn api_v1(state: AppState) -> Router<AppState> {
+    // An upload is buffered whole: only as large as the operator allows.
+    let import_limit = state
+        .images
+        .as_ref()
+        .and_then(|i| i.import_limit)
+        .unwrap_or(state.settings.body_limit);
     // Documents that change only with the binary: ETag and revalidation.
     let documents = Router::new()
         .route("/presets", get(presets::list))
@@ -126,6 +142,13 @@ fn api_v1(state: AppState) -> Router<AppState> {
         .route("/run", post(runs::run))
         .route("/run/stream", post(runs::run_stream))
         .route("/runs/{run_id}", delete(runs::cancel))
+        .route("/images", get(images::list))
+        .route("/images/pull", post(images::pull))
+        .route(
+            "/images/import",
+            post(images::import).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route("/images/{name}", get(images::inspect))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state, ratelimit::limit))
@@ -184,6 +207,23 @@ fn cors(origin: Option<&str>) -> Option<CorsLayer> {
     )
 }
 
+/// The store the workers run images from, and what the operator lets requests do with it.
+fn image_service(args: &ServeArgs) -> anyhow::Result<images::ImageService> {
+    let cfg = crate::config::EngineConfig::from_env();
+    let store = crate::store::Store::open(&cfg).map_err(|e| {
+        anyhow::anyhow!(
+            "opening the image store in {}: {e}",
+            cfg.state_dir.display()
+        )
+    })?;
+    Ok(images::ImageService {
+        store: Arc::new(store),
+        allow_registries: args.allow_registry.clone(),
+        insecure_registries: args.insecure_registry.clone(),
+        import_limit: args.allow_import,
+    })
+}
+
 /// `rootlab serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     logging::init(args.log_format);
@@ -215,7 +255,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Scripts that start the server on port 0 read the chosen address from this line.
     println!("rootlab listening on http://{addr}");
-    let state = AppState::new(coordinator.clone(), args.http());
+    let state = AppState::new(coordinator.clone(), args.http()).with_images(image_service(&args)?);
     state.start_self_test(args.self_test_interval());
     let grace = args.shutdown_grace();
     let stopping = coordinator.clone();

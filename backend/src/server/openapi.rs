@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use super::{error, health, presets, runs, AppState};
+use super::{error, health, images, presets, runs, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,10 @@ use super::{error, health, presets, runs, AppState};
         runs::run,
         runs::run_stream,
         runs::cancel,
+        images::list,
+        images::inspect,
+        images::pull,
+        images::import,
         health::livez,
         health::readyz,
         health::healthz,
@@ -39,6 +43,7 @@ use super::{error, health, presets, runs, AppState};
     tags(
         (name = "presets", description = "The seed lessons as ready-made experiments"),
         (name = "runs", description = "Validate, run, stream and cancel experiments"),
+        (name = "images", description = "The image store: list and inspect images; pull and import when the operator allows"),
         (name = "operations", description = "Liveness, readiness, health, metrics and this document"),
     )
 )]

@@ -100,6 +100,7 @@ pub async fn run_preset(
 }
 
 async fn run_to_end(state: &AppState, spec: Spec) -> Result<Json<RunResult>, AppError> {
+    super::images::missing_images(state, &spec).await?;
     // Dropping `handle` (the client went away and axum dropped this future) cancels the run.
     let mut handle = state.coordinator.submit(spec)?;
     while let Some(update) = handle.updates.recv().await {
@@ -133,6 +134,7 @@ pub async fn run_stream(
     State(state): State<AppState>,
     SpecBody(spec): SpecBody,
 ) -> Result<Response, AppError> {
+    super::images::missing_images(&state, &spec).await?;
     let handle = state.coordinator.submit(spec)?;
     let id = HeaderValue::from_str(&handle.id).expect("a run id is hex");
     let token = HeaderValue::from_str(&handle.token).expect("a token is hex");

@@ -156,7 +156,10 @@ impl StoreError {
             | StoreError::BadRef(..)
             | StoreError::Invalid(_)
             | StoreError::Unpack { .. } => true,
-            StoreError::Source(e) => !matches!(e, SourceError::Read(_)),
+            // The tar and compression readers report a malformed archive as an I/O error with
+            // no OS error behind it; ENOSPC, EIO and the like are this machine's.
+            StoreError::Source(SourceError::Read(e)) => e.raw_os_error().is_none(),
+            StoreError::Source(_) => true,
             _ => false,
         }
     }

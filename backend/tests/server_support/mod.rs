@@ -54,3 +54,31 @@ pub async fn app_without_workers(settings: HttpSettings) -> Router {
     let coordinator = Coordinator::start(pool).await;
     app(AppState::new(coordinator, settings))
 }
+
+/// [`app_without_workers`] with an image store in `state_dir`, allowing what `service` says.
+pub async fn app_with_images(
+    state_dir: &std::path::Path,
+    allow_registries: &[&str],
+    import_limit: Option<usize>,
+) -> Router {
+    let pool = PoolConfig {
+        worker: PathBuf::from("/nonexistent/rootlab-worker"),
+        size: 1,
+        queue: 0,
+        limits: Limits::default(),
+        run_timeout: Duration::from_secs(5),
+    };
+    let coordinator = Coordinator::start(pool).await;
+    let cfg = rootlab::config::EngineConfig::from_args(&rootlab::config::EngineArgs {
+        state_dir: Some(state_dir.to_path_buf()),
+        ..Default::default()
+    });
+    let store = rootlab::store::Store::open(&cfg).expect("the store");
+    let images = rootlab::server::images::ImageService {
+        store: std::sync::Arc::new(store),
+        allow_registries: allow_registries.iter().map(|s| s.to_string()).collect(),
+        insecure_registries: vec![],
+        import_limit,
+    };
+    app(AppState::new(coordinator, HttpSettings::default()).with_images(images))
+}
