@@ -14,7 +14,8 @@
 //! O(n log n) in the entries, never a scan per whiteout.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
@@ -119,10 +120,12 @@ pub struct WastedFile {
 /// Depth-first order of `/`-separated paths: a directory, then everything below it, then its
 /// next sibling (`a`, `a/b`, `a-c`; plain byte order would put `a-c` before `a/b`).
 pub fn tree_order(a: &str, b: &str) -> Ordering {
-    fn key(s: &str) -> impl Iterator<Item = u8> + '_ {
-        s.bytes().map(|b| if b == b'/' { 0 } else { b })
-    }
-    key(a).cmp(key(b))
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    // Past the common prefix only the next byte decides: `/` sorts before any other byte, and
+    // the end of a path before anything.
+    let next = |s: &[u8]| s.get(same).map(|&c| if c == b'/' { 0 } else { c });
+    next(a).cmp(&next(b))
 }
 
 /// The layer view of `layers` (bottom first), with an optional container's writable layer
@@ -182,6 +185,9 @@ struct Node<'a> {
 
 type View<'a> = BTreeMap<&'a str, Node<'a>>;
 
+/// What a layer hides of the layers below, by path.
+type Hidden<'a> = BTreeMap<&'a str, Node<'a>>;
+
 /// A tar's path as a key: no `./` or `/` in front, no `/` behind (`./etc/` is `etc`).
 fn clean(path: &str) -> &str {
     let mut p = path;
@@ -235,32 +241,27 @@ fn layer_row<'a>(
         deleted: Vec::new(),
         opaque: Vec::new(),
     };
-    // The last entry of a path wins, as when a tar is extracted.
-    let own: HashMap<&str, &LayerEntry> = entries
-        .iter()
-        .filter(|e| e.kind != LayerEntryKind::Whiteout && !clean(&e.path).is_empty())
-        .map(|e| (clean(&e.path), e))
-        .collect();
+    let own = Own::new(entries);
     let hidden = hide(view, entries);
-    let mut parents = HashSet::new();
-    for e in entries
-        .iter()
-        .filter(|e| e.kind != LayerEntryKind::Whiteout)
-    {
-        let p = clean(&e.path);
-        if !own.get(p).is_some_and(|o| std::ptr::eq(*o, e)) {
-            continue;
-        }
+    let mut parents = BTreeSet::new();
+    for &(p, i) in &own.0 {
+        let e = &entries[i];
         ensure_parents(view, &own, &hidden, p, index, &mut parents, &mut row);
-        let below = view.get(p).or_else(|| hidden.get(p)).copied();
-        classify(&mut row, p, below, node(index, e));
-        view.insert(p, node(index, e));
+        let new = node(index, e);
+        let below = match view.entry(p) {
+            Entry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), new)),
+            Entry::Vacant(v) => {
+                v.insert(new);
+                hidden.get(p).copied()
+            }
+        };
+        classify(&mut row, p, below, new);
         if e.opaque && e.kind == LayerEntryKind::Dir {
             row.opaque.push(p.to_string());
         }
     }
     for (p, n) in &hidden {
-        if !own.contains_key(p) && !parents.contains(p) {
+        if own.get(p).is_none() && !parents.contains(p) {
             row.deleted.push(changed(p, n));
         }
     }
@@ -272,23 +273,52 @@ fn layer_row<'a>(
     row
 }
 
+/// A layer's own paths (whiteouts aside), sorted, each with the index of its last entry: the
+/// one a tar's extraction leaves.
+struct Own<'a>(Vec<(&'a str, usize)>);
+
+impl<'a> Own<'a> {
+    fn new(entries: &'a [LayerEntry]) -> Self {
+        let mut paths: Vec<(&str, usize)> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind != LayerEntryKind::Whiteout)
+            .map(|(i, e)| (clean(&e.path), i))
+            .filter(|(p, _)| !p.is_empty())
+            .collect();
+        paths.sort_unstable_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)));
+        paths.dedup_by(|later, kept| later.0 == kept.0);
+        Own(paths)
+    }
+
+    fn get(&self, path: &str) -> Option<usize> {
+        let found = self.0.binary_search_by(|(p, _)| (*p).cmp(path));
+        found.ok().map(|i| self.0[i].1)
+    }
+}
+
 /// Takes out of the view what the layer's whiteouts, opaque directories and directory
 /// replacements hide from the layers below; returns it by path.
-fn hide<'a>(view: &mut View<'a>, entries: &'a [LayerEntry]) -> HashMap<&'a str, Node<'a>> {
-    let mut hidden = HashMap::new();
+fn hide<'a>(view: &mut View<'a>, entries: &'a [LayerEntry]) -> Hidden<'a> {
+    let mut hidden = BTreeMap::new();
+    if view.is_empty() {
+        return hidden;
+    }
     for e in entries {
         let p = clean(&e.path);
         if p.is_empty() {
             continue;
         }
-        let below = view.get(p).map(|n| n.kind);
-        let replaces_dir = below == Some(LayerEntryKind::Dir) && e.kind != LayerEntryKind::Dir;
-        if e.kind == LayerEntryKind::Whiteout {
-            if let Some(n) = view.remove(p) {
+        // The view holds every parent of what it holds: only a directory has anything below.
+        let dir_below = match e.kind {
+            LayerEntryKind::Whiteout => view.remove(p).map(|n| {
                 hidden.insert(p, n);
-            }
-        }
-        if replaces_dir || e.kind == LayerEntryKind::Whiteout || e.opaque {
+                n.kind == LayerEntryKind::Dir
+            }),
+            LayerEntryKind::Dir => Some(e.opaque),
+            _ => view.get(p).map(|n| n.kind == LayerEntryKind::Dir),
+        };
+        if dir_below == Some(true) {
             take_below(view, p, &mut hidden);
         }
     }
@@ -296,7 +326,7 @@ fn hide<'a>(view: &mut View<'a>, entries: &'a [LayerEntry]) -> HashMap<&'a str, 
 }
 
 /// Moves every path strictly below `dir` from the view to `hidden`.
-fn take_below<'a>(view: &mut View<'a>, dir: &str, hidden: &mut HashMap<&'a str, Node<'a>>) {
+fn take_below<'a>(view: &mut View<'a>, dir: &str, hidden: &mut Hidden<'a>) {
     let (from, to) = (format!("{dir}/"), format!("{dir}0"));
     let range = (Bound::Included(from.as_str()), Bound::Excluded(to.as_str()));
     let keys: Vec<&'a str> = view.range::<str, _>(range).map(|(k, _)| *k).collect();
@@ -311,16 +341,16 @@ fn take_below<'a>(view: &mut View<'a>, dir: &str, hidden: &mut HashMap<&'a str, 
 /// non-directory standing in their way.
 fn ensure_parents<'a>(
     view: &mut View<'a>,
-    own: &HashMap<&str, &LayerEntry>,
-    hidden: &HashMap<&str, Node<'a>>,
+    own: &Own,
+    hidden: &Hidden<'a>,
     path: &'a str,
     index: usize,
-    done: &mut HashSet<&'a str>,
+    done: &mut BTreeSet<&'a str>,
     row: &mut LayerRow,
 ) {
     let mut p = path;
     while let Some((parent, _)) = p.rsplit_once('/') {
-        if own.contains_key(parent) || !done.insert(parent) {
+        if own.get(parent).is_some() || !done.insert(parent) {
             return;
         }
         let below = view.get(parent).or_else(|| hidden.get(parent)).copied();
@@ -361,18 +391,13 @@ fn changed(path: &str, n: &Node) -> ChangedPath {
 }
 
 /// Whiteouts that hid nothing below are still deletions the layer ships.
-fn whiteouts_over_nothing(
-    row: &mut LayerRow,
-    entries: &[LayerEntry],
-    hidden: &HashMap<&str, Node>,
-    own: &HashMap<&str, &LayerEntry>,
-) {
+fn whiteouts_over_nothing(row: &mut LayerRow, entries: &[LayerEntry], hidden: &Hidden, own: &Own) {
     for e in entries
         .iter()
         .filter(|e| e.kind == LayerEntryKind::Whiteout)
     {
         let p = clean(&e.path);
-        if !p.is_empty() && !hidden.contains_key(p) && !own.contains_key(p) {
+        if !p.is_empty() && !hidden.contains_key(p) && own.get(p).is_none() {
             row.deleted.push(ChangedPath {
                 path: p.to_string(),
                 kind: LayerEntryKind::Whiteout,
@@ -392,32 +417,36 @@ fn visible_bytes(view: &View, layers: usize) -> Vec<u64> {
 }
 
 /// Per path: the copies shipped, and the bytes of those not visible (the visible copy is one of
-/// them, so shipped minus visible).
+/// them, so shipped minus visible). Sorted and grouped by path.
 fn wasted_files(stack: &[(&[LayerEntry], Option<&LayerInfo>)], view: &View) -> Vec<WastedFile> {
-    let mut shipped: HashMap<&str, (usize, u64)> = HashMap::new();
-    let files = stack
+    let mut files: Vec<(&str, u64)> = stack
         .iter()
         .flat_map(|(entries, _)| entries.iter())
-        .filter(|e| e.kind == LayerEntryKind::File);
-    for e in files {
-        let s = shipped.entry(clean(&e.path)).or_default();
-        *s = (s.0 + 1, s.1 + e.size);
-    }
-    let mut wasted: Vec<WastedFile> = shipped
-        .into_iter()
-        .filter_map(|(path, (copies, bytes))| {
-            let visible = view
-                .get(path)
-                .filter(|n| n.kind == LayerEntryKind::File)
-                .map_or(0, |n| n.size);
-            let bytes = bytes.saturating_sub(visible);
-            (bytes > 0).then(|| WastedFile {
-                path: path.to_string(),
-                copies,
-                bytes,
-            })
-        })
+        .filter(|e| e.kind == LayerEntryKind::File)
+        .map(|e| (clean(&e.path), e.size))
         .collect();
+    files.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    // Both in byte order: one merge pass finds each path's visible copy.
+    let mut visible = view
+        .iter()
+        .filter(|(_, n)| n.kind == LayerEntryKind::File)
+        .peekable();
+    let mut wasted = Vec::new();
+    for copies in files.chunk_by(|a, b| a.0 == b.0) {
+        let path = copies[0].0;
+        while visible.next_if(|(p, _)| **p < path).is_some() {}
+        let seen = visible
+            .next_if(|(p, _)| **p == path)
+            .map_or(0, |(_, n)| n.size);
+        let bytes = copies.iter().map(|c| c.1).sum::<u64>().saturating_sub(seen);
+        if bytes > 0 {
+            wasted.push(WastedFile {
+                path: path.to_string(),
+                copies: copies.len(),
+                bytes,
+            });
+        }
+    }
     wasted.sort_by(|a, b| {
         b.bytes
             .cmp(&a.bytes)
