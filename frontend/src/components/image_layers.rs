@@ -105,14 +105,14 @@ fn layer_row(layer: &LayerRow, on: bool, on_pick: &Callback<usize>) -> Html {
             <td><button type="button" class="layer-pick" aria-pressed={on.to_string()} aria-label={format!("{}: show what it changes", layer_name(layer))}>
                 { if layer.upper { "W".to_string() } else { i.to_string() } }
             </button></td>
-            <td class="num">{ bytes(layer.size) }</td>
+            <td class="lt-num">{ bytes(layer.size) }</td>
             <td class="lt-counts">
                 { count("added", "+", layer.added.len(), "added") }
                 { count("changed", "~", layer.modified.len(), "modified") }
                 { count("removed", "−", layer.deleted.len(), "deleted") }
                 if !layer.opaque.is_empty() { <span class="badge opaque-badge" title="opaque directories">{ format!("opaque {}", layer.opaque.len()) }</span> }
             </td>
-            <td class="num lt-wasted">{ bytes(layer.wasted_bytes) }</td>
+            <td class="lt-num lt-wasted">{ bytes(layer.wasted_bytes) }</td>
             <td class="lt-step" title={step}>{ short_step(layer.created_by.as_deref(), 60) }</td>
         </tr>
     }
@@ -130,7 +130,7 @@ fn wasted(view: &LayerView) -> Html {
                 <thead><tr><th scope="col">{ "Path" }</th><th scope="col">{ "Copies" }</th><th scope="col">{ "Wasted" }</th></tr></thead>
                 <tbody>
                     { for view.wasted.iter().take(WASTED_SHOWN).map(|w| html! {
-                        <tr data-path={w.path.clone()}><td class="path">{ &w.path }</td><td class="num">{ w.copies }</td><td class="num">{ bytes(w.bytes) }</td></tr>
+                        <tr data-path={w.path.clone()}><td class="path">{ &w.path }</td><td class="lt-num">{ w.copies }</td><td class="lt-num">{ bytes(w.bytes) }</td></tr>
                     }) }
                 </tbody>
             </table>

@@ -156,7 +156,7 @@ fn cell(
         <span class={classes!("entry", e.whiteout.then_some("ghost"), e.opaque.then_some("opaque"))} style={indent}>
             { twisty }
             <span class="name">{ name(row, e) }</span>
-            if row.below > 0 { <span class="below">{ format!("{} entries", row.below) }</span> }
+            if row.below > 0 { <span class="below">{ format!("{} {}", row.below, if row.below == 1 { "entry" } else { "entries" }) }</span> }
             if let Some(layer) = &e.layer { <span class="badge layer" title={format!("comes from layer {layer}")}>{ layer }</span> }
             if e.whiteout { <span class="badge ghost-badge" title="overlayfs whiteout: a 0:0 character device">{ "whiteout" }</span> }
             if e.opaque { <span class="badge opaque-badge" title="user.overlay.opaque=y">{ "opaque" }</span> }
