@@ -8,7 +8,7 @@ use rootlab_shared::layerview::{LayerRow, LayerView};
 use yew::prelude::*;
 
 use super::tree_diff::TreeDiff;
-use crate::model::images::{bytes, change_rows, merged_rows, short_step};
+use crate::model::images::{bytes, change_rows, count, merged_rows, short_step};
 
 #[derive(Properties, PartialEq)]
 pub struct ImageLayersProps {
@@ -73,7 +73,7 @@ fn summary(view: &LayerView) -> Html {
             <span class="lv-wasted" data-wasted={view.wasted_bytes.to_string()}>
                 <strong>{ bytes(view.wasted_bytes) }</strong>{ format!(" wasted of {} shipped", bytes(view.total_bytes)) }
             </span>
-            <span class="muted">{ format!("{} layers · {} paths in the final view", view.layers.len(), view.merged.len()) }</span>
+            <span class="muted">{ format!("{} · {} in the final view", count(view.layers.len(), "layer"), count(view.merged.len(), "path")) }</span>
         </p>
     }
 }

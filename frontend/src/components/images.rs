@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use super::image_layers::ImageLayers;
 use crate::api::{self, ApiError};
-use crate::model::images::bytes;
+use crate::model::images::{bytes, count};
 use crate::state::Remote;
 
 #[derive(Properties, PartialEq)]
@@ -111,7 +111,7 @@ fn image_list(
                         <button type="button" class={classes!("image-pick", on.then_some("selected"))} data-image={image.name.clone()}
                             aria-current={on.then_some("true")} onclick={on_pick.reform(move |_| name.clone())}>
                             <span class="image-name">{ &image.name }</span>
-                            <span class="image-meta">{ format!("{} layers · {} · {}", image.layers, bytes(image.size), image.source) }</span>
+                            <span class="image-meta">{ format!("{} · {} · {}", count(image.layers, "layer"), bytes(image.size), image.source) }</span>
                         </button>
                     </li> }
                 }) }

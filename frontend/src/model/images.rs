@@ -187,6 +187,11 @@ pub fn bytes(n: u64) -> String {
     format!("{v:.digits$} {}", UNITS[unit])
 }
 
+/// `1 layer`, `3 layers`.
+pub fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A build step on one line, cut to `max` characters (the full text goes in a title).
 pub fn short_step(step: Option<&str>, max: usize) -> String {
     let step = step.unwrap_or("(no history)");

@@ -155,4 +155,8 @@ fn bytes_and_steps_read_well() {
     assert_eq!(short_step(Some("RUN a\n  && b"), 40), "RUN a && b");
     assert_eq!(short_step(Some("RUN abcdef"), 5), "RUN …");
     assert_eq!(short_step(None, 40), "(no history)");
+    assert_eq!(
+        (count(1, "layer"), count(3, "layer")),
+        ("1 layer".into(), "3 layers".into())
+    );
 }
