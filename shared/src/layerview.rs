@@ -40,14 +40,16 @@ pub struct LayerView {
     /// The share of the shipped bytes that the final view shows: `1 - wasted_bytes /
     /// total_bytes`, and `1` when no layer ships a byte.
     ///
-    /// dive computes `Σ min / Σ all` over the sizes each path is seen with in the layers, a
-    /// whiteout counting as the bytes it deletes. The two agree when a path is shipped again at
-    /// the same or a smaller size; they differ where dive keeps a copy nobody sees: a file
-    /// shipped once then deleted scores 0.5 in dive (its whiteout counted as a second copy) and 0
-    /// here; a small file replaced by a bigger one counts the small copy as the necessary one in
-    /// dive, the big one here (the one the image shows); and dive leaves out what an opaque
-    /// directory hides, which is wasted here. dive's "wasted space" likewise sums every copy of a
-    /// duplicated path, the visible one too; here only the invisible copies count.
+    /// dive (`filetree/efficiency.go`) computes `Σ min / Σ all` over the sizes each leaf path
+    /// is seen with across the layers, a whiteout counting 0 for a file and the lower subtree's
+    /// bytes for a directory. The two agree on a path shipped again at the same or a smaller
+    /// size, and on a deleted file (0 for its bytes in both). They differ where dive keeps bytes
+    /// nobody sees: a small file replaced by a bigger one counts the small copy as the needed one
+    /// in dive, the big one here (the one the image shows); a deleted directory is one copy of
+    /// its subtree's bytes in dive, neither wasted nor penalised, while here every file it hid
+    /// is wasted; dive ignores opaque directories, whose hidden files are wasted here. dive's
+    /// "wasted space" also sums every copy of a path seen twice, the visible one too; here only
+    /// the invisible copies count.
     pub efficiency: f64,
 }
 
