@@ -1,9 +1,12 @@
 //! The REST API client: one generic request function that maps HTTP status to a typed error, and
-//! the streaming run (`POST /api/v1/run/stream`, server-sent events) built on it.
+//! the streaming run (`POST /api/v1/run/stream`, server-sent events) built on it, and the image
+//! store's listing and layer views.
 
 use gloo_net::http::{Method, RequestBuilder, Response};
 use js_sys::{Reflect, Uint8Array};
 use rootlab_shared::events::RunEvent;
+use rootlab_shared::image::ImageSummary;
+use rootlab_shared::layerview::LayerView;
 use rootlab_shared::result::RunResult;
 use rootlab_shared::validate::FieldError;
 use rootlab_shared::Limits;
@@ -182,6 +185,18 @@ pub async fn preset(id: &str) -> Result<Preset, ApiError> {
         None,
     )
     .await
+}
+
+/// The stored images (`GET /api/v1/images`).
+pub async fn images() -> Result<Vec<ImageSummary>, ApiError> {
+    request(Method::GET, "/images", None).await
+}
+
+/// An image's layer view (`GET /api/v1/images/{name}/layers`); the name is one path segment, so
+/// its `/` and `:` are encoded.
+pub async fn image_layers(name: &str) -> Result<LayerView, ApiError> {
+    let name = js_sys::encode_uri_component(name);
+    request(Method::GET, &format!("/images/{name}/layers"), None).await
 }
 
 /// The limits the server enforces, so validation in the page matches the server's.

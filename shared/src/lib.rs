@@ -5,6 +5,7 @@ pub mod diff;
 pub mod events;
 pub mod expect;
 pub mod image;
+pub mod layerview;
 pub mod limits;
 pub mod mountinfo;
 pub mod presets;

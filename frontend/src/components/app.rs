@@ -1,4 +1,5 @@
-//! The page: the lesson gallery or the composer on the left, the run and its result on the right.
+//! The page: the lesson gallery or the composer on the left, the run and its result on the right;
+//! or the Images page (`#images`).
 
 use std::rc::Rc;
 
@@ -7,6 +8,7 @@ use yew::prelude::*;
 use super::bench::Bench;
 use super::composer::Composer;
 use super::gallery::Gallery;
+use super::images::Images;
 use super::issues::Issues;
 use super::json_editor::JsonEditor;
 use super::lesson::Lesson;
@@ -17,11 +19,12 @@ use super::run_bar::RunBar;
 use super::share_bar::ShareBar;
 use crate::api;
 use crate::hooks::{
-    apply_link, current_link, reveal, stored_progress, use_history, use_link_sync,
-    use_progress_store, use_retry_countdown, use_reveal, use_runner, use_server_watch,
+    apply_link, current_link, push_fragment, reveal, stored_progress, use_history,
+    use_images_route, use_link_sync, use_progress_store, use_retry_countdown, use_reveal,
+    use_runner, use_server_watch,
 };
-use crate::model::share;
 use crate::model::{curl, fields};
+use crate::model::{images, share};
 use crate::state::{Action, Pane, Remote, RunPhase, State};
 
 fn location() -> (String, String) {
@@ -65,7 +68,9 @@ fn Playground() -> Html {
     let retry = use_server_watch(&state, runner.start.clone());
     use_history(&state, runner.start.clone());
     let link_ready = use_state(|| false);
-    use_link_sync(&state, *link_ready);
+    let route = use_images_route();
+    // The address bar names the Images page while it shows.
+    use_link_sync(&state, *link_ready && route.is_none());
     use_initial_load(&state, runner.start.clone(), link_ready.setter());
     use_gallery_timing(matches!(state.presets, Remote::Ready(_)));
     use_reveal(
@@ -93,9 +98,23 @@ fn Playground() -> Html {
         let d = dispatcher.clone();
         move |(a, b)| d.dispatch(Action::Compare(a, b))
     });
+    let back = format!("#{}", share::to_fragment(&current_link(&state, false)));
     let show = |pane: Pane| {
-        let d = dispatcher.clone();
-        Callback::from(move |_| d.dispatch(Action::ShowPane(pane)))
+        let (d, route, back) = (dispatcher.clone(), route.clone(), back.clone());
+        Callback::from(move |_| {
+            if route.is_some() {
+                push_fragment(&back);
+                route.set(None);
+            }
+            d.dispatch(Action::ShowPane(pane))
+        })
+    };
+    let go_images = {
+        let route = route.clone();
+        Callback::from(move |name: Option<String>| {
+            push_fragment(&images::fragment(name.as_deref()));
+            route.set(Some(name));
+        })
     };
     let (page, _) = location();
     let origin = page
@@ -105,21 +124,27 @@ fn Playground() -> Html {
     let link = format!("{page}#{}", share::to_fragment(&current_link(&state, true)));
     let issues = Rc::new(state.issues.clone());
     let broken = state.spec.is_none();
-    let compose = state.pane == Pane::Compose;
+    let on_images = route.is_some();
+    let compose = state.pane == Pane::Compose && !on_images;
+    let lessons = state.pane == Pane::Lessons && !on_images;
     html! {
         <div class="app">
             <header class="topbar">
                 <h1>{ logo() }{ "rootlab" }</h1>
                 <p class="tagline">{ "mount namespaces, propagation, chroot/pivot_root and overlay layers on a real kernel" }</p>
-                <nav class="tabs" aria-label="Left pane">
-                    <button type="button" id="tab-lessons" class={classes!("tab", (!compose).then_some("active"))} aria-pressed={(!compose).to_string()} onclick={show(Pane::Lessons)}>{ "Lessons" }</button>
+                <nav class="tabs" aria-label="Views">
+                    <button type="button" id="tab-lessons" class={classes!("tab", lessons.then_some("active"))} aria-pressed={lessons.to_string()} onclick={show(Pane::Lessons)}>{ "Lessons" }</button>
                     <button type="button" id="tab-compose" class={classes!("tab", compose.then_some("active"))} aria-pressed={compose.to_string()} onclick={show(Pane::Compose)}>
                         { "Compose" }
                         if !issues.is_empty() { <span class="badge err-count" title="problems in the spec">{ issues.len() }</span> }
                     </button>
+                    <button type="button" id="tab-images" class={classes!("tab", on_images.then_some("active"))} aria-pressed={on_images.to_string()} onclick={go_images.reform(|_| None)}>{ "Images" }</button>
                 </nav>
                 <ShareBar link={link} curl={curl::run_command(&origin, &state.text)} spec={state.text.clone()} />
             </header>
+            if let Some(name) = (*route).clone() {
+                <Images {name} on_pick={go_images.reform(Some)} />
+            } else {
             <main class={classes!("layout", compose.then_some("composing"))} data-presets={presets_state(&state.presets)}>
                 <aside class="left" aria-label={if compose { "Composer" } else { "Lessons" }}>
                     if compose {
@@ -175,6 +200,7 @@ fn Playground() -> Html {
                     }
                 </section>
             </main>
+            }
         </div>
     }
 }

@@ -8,6 +8,8 @@ pub mod expectations;
 pub mod field;
 pub mod gallery;
 pub mod glossary;
+pub mod image_layers;
+pub mod images;
 pub mod issues;
 pub mod json_editor;
 pub mod legend;

@@ -20,6 +20,9 @@ pub struct TreeDiffProps {
     /// Both sides are the same: one column.
     #[prop_or_default]
     pub single: bool,
+    /// The summary names only the kinds of change that occur (a layer's changes, a merged view).
+    #[prop_or_default]
+    pub only_nonzero: bool,
 }
 
 /// Small trees open fully; in big ones only directories with a difference below start open.
@@ -79,7 +82,7 @@ pub fn TreeDiff(props: &TreeDiffProps) -> Html {
     html! {
         <div class="tree-diff">
             <p class="diff-summary">
-                { for summary.iter().filter(|(c, n)| *n > 0 || *c != Change::NotCaptured).map(|(c, n)| html! { <span class={classes!("count", c.css())}>{ format!("{n} {}", label(*c)) }</span> }) }
+                { for summary.iter().filter(|(c, n)| *n > 0 || (*c != Change::NotCaptured && !props.only_nonzero)).map(|(c, n)| html! { <span class={classes!("count", c.css())}>{ format!("{n} {}", label(*c)) }</span> }) }
                 { format!(" · {} entries", props.rows.len()) }
                 if virtual_rows { { format!(" · {total} rows open, scroll the tree to see them all") } }
             </p>
@@ -153,6 +156,7 @@ fn cell(
         <span class={classes!("entry", e.whiteout.then_some("ghost"), e.opaque.then_some("opaque"))} style={indent}>
             { twisty }
             <span class="name">{ name(row, e) }</span>
+            if row.below > 0 { <span class="below">{ format!("{} {}", row.below, if row.below == 1 { "entry" } else { "entries" }) }</span> }
             if let Some(layer) = &e.layer { <span class="badge layer" title={format!("comes from layer {layer}")}>{ layer }</span> }
             if e.whiteout { <span class="badge ghost-badge" title="overlayfs whiteout: a 0:0 character device">{ "whiteout" }</span> }
             if e.opaque { <span class="badge opaque-badge" title="user.overlay.opaque=y">{ "opaque" }</span> }

@@ -9,6 +9,7 @@ pub(crate) mod fixtures;
 pub mod form;
 pub mod glossary;
 pub mod help;
+pub mod images;
 pub mod json_lint;
 pub mod json_pos;
 pub mod legend;

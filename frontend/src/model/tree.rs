@@ -63,6 +63,8 @@ pub struct Row {
     pub is_dir: bool,
     /// Some row below this one differs (a collapsed directory still shows that).
     pub changes_below: bool,
+    /// Entries below a directory, when shown next to it (0: not shown).
+    pub below: usize,
 }
 
 /// The path of an entry relative to the walked root. Layer trees already hold relative paths.
@@ -176,6 +178,7 @@ fn make_row(
         note,
         is_dir,
         changes_below: false,
+        below: 0,
         rel,
     }
 }
@@ -191,7 +194,7 @@ fn beyond_walk(change: Change, levels: usize, left: Option<usize>, right: Option
 }
 
 /// Set `changes_below` on every directory that has a differing row under it (one reverse pass).
-fn mark_changes_below(rows: &mut [Row]) {
+pub(crate) fn mark_changes_below(rows: &mut [Row]) {
     let mut pending: Vec<bool> = Vec::new();
     for row in rows.iter_mut().rev() {
         pending.resize(row.depth + 2, false);

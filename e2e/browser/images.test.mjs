@@ -1,0 +1,213 @@
+// The Images page (issue 9, part 4): the layer view of a real 3-layer image built with umoci
+// (frontend/tests/fixtures/make_image.sh: busybox-static and files; a whiteout; an opaque
+// directory), at 1280x720 and 390x844, reached from the main screen and by a deep link.
+// Screenshots: e2e/screenshots/images-{1280,390}.png.
+//
+// TEMPORARY, until the server's endpoints land: `GET /api/v1/images` and
+// `GET /api/v1/images/{name}/layers` are not in this branch, so `intercept()` answers them from
+// frontend/tests/fixtures/ with `page.route`. busybox-layerview.json is `layer_view`'s own output
+// on busybox-layers.json (`cargo test -p rootlab-frontend layer_view_fixture` checks it). The
+// integrator switches this file to the live server: drop `intercept()` and import the image.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launch, BASE, shot } from './lib.mjs';
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'frontend', 'tests', 'fixtures');
+const VIEW = JSON.parse(readFileSync(join(fixtures, 'busybox-layerview.json'), 'utf8'));
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+// A name with a registry path and a tag: `/` and `:` must be encoded in the URL.
+const NAME = 'library/busybox-demo:v1';
+const ENCODED = 'library%2Fbusybox-demo%3Av1';
+const IMAGES = [
+  { name: NAME, digest: `sha256:${'1'.repeat(64)}`, layers: 3, size: VIEW.total_bytes - VIEW.wasted_bytes, source: 'import' },
+  { name: 'tools', digest: `sha256:${'2'.repeat(64)}`, layers: 1, size: 4_000_000, source: 'builtin' },
+];
+
+/** 100 directories of 100 files, the last deleted by the layer above: a synthetic view of
+ * 10,100 entries shaped as `layer_view` makes one, to test the page's rendering only
+ * (`layer_view` on 10,000 files is tested in shared/src/layerview/tests.rs). */
+function bigView() {
+  const pad = (n, w) => String(n).padStart(w, '0');
+  const dirs = [...Array(100).keys()].map((d) => `d${pad(d, 2)}`);
+  const files = (d) => [...Array(100).keys()].map((f) => `${d}/f${pad(f, 3)}`);
+  const subtree = (d) => [{ path: d, kind: 'dir', size: 0 }, ...files(d).map((path) => ({ path, kind: 'file', size: 1000 }))];
+  const added = dirs.flatMap(subtree);
+  const layer = (index, more) => ({ index, size: 0, entries: 0, wasted_bytes: 0, added: [], modified: [], deleted: [], opaque: [], ...more });
+  return {
+    layers: [
+      layer(0, { created_by: 'COPY . /', size: 10_000_000, entries: added.length, wasted_bytes: 100_000, added }),
+      layer(1, { created_by: 'RUN rm -rf /d99', entries: 1, deleted: subtree('d99') }),
+    ],
+    merged: added.filter((c) => !c.path.startsWith('d99')).map((c) => ({ ...c, layer: 0 })),
+    total_bytes: 10_000_000,
+    wasted_bytes: 100_000,
+    wasted: files('d99').map((path) => ({ path, copies: 1, bytes: 1000 })),
+    efficiency: 0.99,
+  };
+}
+const BIG = bigView();
+
+let browser;
+let page;
+const asked = [];
+
+/** TEMPORARY (see the top of the file): the two endpoints answered from the fixtures. */
+async function intercept(p) {
+  await p.route('**/api/v1/images', (route) => route.fulfill({ json: IMAGES }));
+  await p.route('**/api/v1/images/*/layers', (route) => {
+    const path = new URL(route.request().url()).pathname;
+    asked.push(path);
+    return route.fulfill({ json: path.includes('/big') ? BIG : VIEW });
+  });
+}
+
+before(async () => {
+  browser = await launch();
+  page = await browser.page();
+  await intercept(page);
+});
+after(async () => browser?.close());
+
+const ready = () => page.locator('main.images-page[data-images="ready"]').waitFor();
+const row = (i) => page.locator(`.layer-table tr.layer-row[data-layer="${i}"]`);
+
+async function violations(p = page) {
+  await p.addScriptTag({ content: axeSource });
+  const result = await p.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => ['serious', 'critical'].includes(v.impact))
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+test('the Images tab lists the images, opens one by its encoded name, and Back returns', async () => {
+  await page.goto(`${BASE}/`);
+  await page.locator('main[data-presets="ready"]').waitFor();
+  await page.locator('#tab-images').click();
+  await ready();
+  assert.equal(new URL(page.url()).hash, '#images');
+  assert.equal(await page.locator('.image-pick').count(), 2);
+  await page.locator(`.image-pick[data-image="${NAME}"]`).click();
+  await ready();
+  await page.locator('.layer-table').waitFor();
+  assert.equal(new URL(page.url()).hash, `#images/${ENCODED}`);
+  assert.equal(asked.at(-1), `/api/v1/images/${ENCODED}/layers`);
+  assert.equal(await page.locator(`.image-pick[data-image="${NAME}"]`).getAttribute('aria-current'), 'true');
+  await page.goBack();
+  await page.waitForFunction(() => location.hash === '#images' && !document.querySelector('.layer-table'));
+  await page.locator('#tab-lessons').click();
+  await page.locator('main[data-presets="ready"]').waitFor();
+  assert.equal(await page.locator('.images-page').count(), 0);
+  assert.deepEqual(browser.errors, []);
+});
+
+for (const size of [{ width: 1280, height: 720 }, { width: 390, height: 844 }]) {
+  test(`the layer view of a real image at ${size.width}x${size.height}`, async () => {
+    await page.setViewportSize(size);
+    await page.goto(`${BASE}/#images/${ENCODED}`);
+    await page.reload();
+    await ready();
+    await page.locator('.layer-table').waitFor();
+
+    // The rows: topmost first, with +added ~modified −deleted.
+    const order = await page.locator('.layer-table tr.layer-row').evaluateAll((rs) => rs.map((r) => r.dataset.layer));
+    assert.deepEqual(order, ['2', '1', '0']);
+    const counts = async (i) => (await row(i).locator('.lt-counts .count').allInnerTexts()).join(' ');
+    assert.equal(await counts(0), '+18 ~0 −0');
+    assert.equal(await counts(1), '+0 ~1 −1');
+    assert.equal(await counts(2), '+0 ~1 −2');
+    assert.match(await row(2).locator('.lt-counts .badge.opaque-badge').innerText(), /opaque 1/);
+    assert.equal(await row(1).locator('.lt-step').getAttribute('title'), VIEW.layers[1].created_by, 'the whole step on hover');
+
+    // Efficiency and wasted bytes at the top.
+    assert.equal(await page.locator('.lv-efficiency').getAttribute('data-efficiency'), VIEW.efficiency.toFixed(4));
+    assert.match(await page.locator('.lv-efficiency').innerText(), /86\.9% efficiency/);
+    assert.equal(Number(await page.locator('.lv-wasted').getAttribute('data-wasted')), VIEW.wasted_bytes);
+    assert.match(await page.locator('.lv-wasted').innerText(), /293 KB wasted of 2\.2 MB shipped/);
+
+    // Layer 1: the deleted package cache, struck, as a whiteout.
+    await row(1).locator('.layer-pick').click();
+    const changes = page.locator('.layer-changes[data-layer="1"]');
+    await changes.waitFor();
+    assert.equal(await row(1).locator('.layer-pick').getAttribute('aria-pressed'), 'true');
+    const gone = changes.locator('tr.removed[data-path="var/cache/apt/pkgcache.bin"]');
+    assert.ok(await gone.locator('.entry.ghost .badge.ghost-badge').isVisible(), 'marked as a whiteout');
+    const struck = await gone.locator('.name').evaluate((n) => getComputedStyle(n).textDecorationLine);
+    assert.match(struck, /line-through/);
+    assert.equal(await changes.locator('tr.changed[data-path="etc/motd"]').count(), 1);
+
+    // Layer 2: the opaque directory marked, what it hid deleted (struck, not a whiteout).
+    await row(2).locator('.layer-pick').click();
+    const top = page.locator('.layer-changes[data-layer="2"]');
+    await top.waitFor();
+    assert.ok(await top.locator('tr[data-path="opt/app"] .entry.opaque .badge.opaque-badge').isVisible());
+    const hidden = top.locator('tr.removed[data-path="opt/app/data"]');
+    assert.equal(await hidden.count(), 1);
+    assert.equal(await hidden.locator('.ghost-badge').count(), 0);
+    assert.match(await hidden.locator('.name').evaluate((n) => getComputedStyle(n).textDecorationLine), /line-through/);
+
+    // The merged tree: each file's source layer; what went is not there.
+    const merged = page.locator('.merged-view');
+    const source = (p) => merged.locator(`tr[data-path="${p}"] .badge.layer`).innerText();
+    assert.equal(await source('bin/busybox'), '0');
+    assert.equal(await source('etc/motd'), '1');
+    assert.equal(await source('opt/app/config'), '2');
+    assert.equal(await merged.locator('tr[data-path="opt/app/data"]').count(), 0);
+    assert.equal(await merged.locator('tr[data-path="var/cache/apt/pkgcache.bin"]').count(), 0);
+    assert.match(await merged.locator('tr[data-path="bin"] .below').innerText(), /5 entries/);
+
+    // Fits the width; nothing scrolls sideways.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than the ${size.width}px viewport`);
+    await page.locator('.wasted-files summary').click();
+    assert.equal(await page.locator('.wasted-table tbody tr').first().getAttribute('data-path'), 'var/cache/apt/pkgcache.bin');
+    await shot(page, `images-${size.width}`);
+    assert.deepEqual(await violations(), []);
+    assert.deepEqual(browser.errors, []);
+  });
+}
+
+test('10,100 entries: directories start collapsed with their counts, long change lists are virtualized', async (t) => {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(`${BASE}/#images/big%3A10k`);
+  const start = Date.now();
+  await page.reload();
+  await ready();
+  await page.locator('.merged-view tr.row').first().waitFor();
+  t.diagnostic(`reload to the layer view of 10,100 entries drawn: ${Date.now() - start} ms`);
+
+  const merged = page.locator('.merged-view');
+  assert.equal(await merged.locator('tr.row').count(), 99, 'one row per directory, collapsed');
+  assert.match(await merged.locator('tr[data-path="d00"] .below').innerText(), /100 entries/);
+  await merged.locator('tr[data-path="d00"] button.twisty').click();
+  await merged.locator('tr[data-path="d00/f099"]').waitFor();
+  assert.equal(await merged.locator('tr.row').count(), 199);
+
+  await row(0).locator('.layer-pick').click();
+  const changes = page.locator('.layer-changes[data-layer="0"]');
+  await changes.waitFor();
+  assert.match(await changes.locator('.diff-summary').innerText(), /10100 added/);
+  assert.ok(await changes.locator('tr.row').count() < 100, 'only the rows in view are in the DOM');
+  await changes.locator('.tree-scroll.virtual').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  await changes.locator('tr[data-path="d99/f099"]').waitFor();
+  assert.deepEqual(browser.errors, []);
+});
+
+test('no serious or critical axe violations in the dark colour scheme', async () => {
+  const dark = await launch({ colorScheme: 'dark' });
+  try {
+    const p = await dark.page();
+    await intercept(p);
+    await p.goto(`${BASE}/#images/${ENCODED}`);
+    await p.locator('main.images-page[data-images="ready"] .layer-table').waitFor();
+    await p.locator('.layer-table tr.layer-row[data-layer="1"] .layer-pick').click();
+    await p.locator('.wasted-files summary').click();
+    assert.deepEqual(await violations(p), []);
+    assert.deepEqual(dark.errors, []);
+  } finally {
+    await dark.close();
+  }
+});
