@@ -93,6 +93,15 @@ async fn imports_only_when_allowed_then_list_and_inspect() {
     let (status, _, body) = send(&on, get("/api/v1/images/motd%3A1")).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json_of(&body)["layers"].as_array().map(Vec::len), Some(1));
+    let (status, _, body) = send(&on, get("/api/v1/images/motd%3A1/layers")).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let view = json_of(&body);
+    assert_eq!(view["layers"][0]["added"][0]["path"], "etc");
+    assert!(view["merged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["path"] == "etc/motd"));
     let (status, _, body) = send(&on, get("/api/v1/images/nope%3A1")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(json_of(&body)["error"]["fields"][0]["field"], "name");

@@ -3,11 +3,10 @@
 // directory), at 1280x720 and 390x844, reached from the main screen and by a deep link.
 // Screenshots: e2e/screenshots/images-{1280,390}.png.
 //
-// TEMPORARY, until the server's endpoints land: `GET /api/v1/images` and
-// `GET /api/v1/images/{name}/layers` are not in this branch, so `intercept()` answers them from
-// frontend/tests/fixtures/ with `page.route`. busybox-layerview.json is `layer_view`'s own output
-// on busybox-layers.json (`cargo test -p rootlab-frontend layer_view_fixture` checks it). The
-// integrator switches this file to the live server: drop `intercept()` and import the image.
+// The live server's store holds the image (e2e/browser/images.sh imports it, and a 10,100-entry
+// one, before run.sh starts the server); busybox-layerview.json, `layer_view`'s own output on the
+// same image's listing (`cargo test -p rootlab-frontend layer_view_fixture` checks it), gives the
+// expected figures.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -22,53 +21,22 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/
 // A name with a registry path and a tag: `/` and `:` must be encoded in the URL.
 const NAME = 'library/busybox-demo:v1';
 const ENCODED = 'library%2Fbusybox-demo%3Av1';
-const IMAGES = [
-  { name: NAME, digest: `sha256:${'1'.repeat(64)}`, layers: 3, size: VIEW.total_bytes - VIEW.wasted_bytes, source: 'import' },
-  { name: 'tools', digest: `sha256:${'2'.repeat(64)}`, layers: 1, size: 4_000_000, source: 'builtin' },
-];
-
-/** 100 directories of 100 files, the last deleted by the layer above: a synthetic view of
- * 10,100 entries shaped as `layer_view` makes one, to test the page's rendering only
- * (`layer_view` on 10,000 files is tested in shared/src/layerview/tests.rs). */
-function bigView() {
-  const pad = (n, w) => String(n).padStart(w, '0');
-  const dirs = [...Array(100).keys()].map((d) => `d${pad(d, 2)}`);
-  const files = (d) => [...Array(100).keys()].map((f) => `${d}/f${pad(f, 3)}`);
-  const subtree = (d) => [{ path: d, kind: 'dir', size: 0 }, ...files(d).map((path) => ({ path, kind: 'file', size: 1000 }))];
-  const added = dirs.flatMap(subtree);
-  const layer = (index, more) => ({ index, size: 0, entries: 0, wasted_bytes: 0, added: [], modified: [], deleted: [], opaque: [], ...more });
-  return {
-    layers: [
-      layer(0, { created_by: 'COPY . /', size: 10_000_000, entries: added.length, wasted_bytes: 100_000, added }),
-      layer(1, { created_by: 'RUN rm -rf /d99', entries: 1, deleted: subtree('d99') }),
-    ],
-    merged: added.filter((c) => !c.path.startsWith('d99')).map((c) => ({ ...c, layer: 0 })),
-    total_bytes: 10_000_000,
-    wasted_bytes: 100_000,
-    wasted: files('d99').map((path) => ({ path, copies: 1, bytes: 1000 })),
-    efficiency: 0.99,
-  };
-}
-const BIG = bigView();
-
 let browser;
 let page;
 const asked = [];
 
-/** TEMPORARY (see the top of the file): the two endpoints answered from the fixtures. */
-async function intercept(p) {
-  await p.route('**/api/v1/images', (route) => route.fulfill({ json: IMAGES }));
-  await p.route('**/api/v1/images/*/layers', (route) => {
-    const path = new URL(route.request().url()).pathname;
-    asked.push(path);
-    return route.fulfill({ json: path.includes('/big') ? BIG : VIEW });
+/** The layer views the page asks the server for, in order. */
+function track(p) {
+  p.on('request', (req) => {
+    const path = new URL(req.url()).pathname;
+    if (path.startsWith('/api/v1/images/') && path.endsWith('/layers')) asked.push(path);
   });
 }
 
 before(async () => {
   browser = await launch();
   page = await browser.page();
-  await intercept(page);
+  track(page);
 });
 after(async () => browser?.close());
 
@@ -89,7 +57,7 @@ test('the Images tab lists the images, opens one by its encoded name, and Back r
   await page.locator('#tab-images').click();
   await ready();
   assert.equal(new URL(page.url()).hash, '#images');
-  assert.equal(await page.locator('.image-pick').count(), 2);
+  assert.ok(await page.locator('.image-pick').count() >= 4, 'the built-ins and the two test images');
   await page.locator(`.image-pick[data-image="${NAME}"]`).click();
   await ready();
   await page.locator('.layer-table').waitFor();
@@ -200,7 +168,6 @@ test('no serious or critical axe violations in the dark colour scheme', async ()
   const dark = await launch({ colorScheme: 'dark' });
   try {
     const p = await dark.page();
-    await intercept(p);
     await p.goto(`${BASE}/#images/${ENCODED}`);
     await p.locator('main.images-page[data-images="ready"] .layer-table').waitFor();
     await p.locator('.layer-table tr.layer-row[data-layer="1"] .layer-pick').click();

@@ -11,6 +11,8 @@ cd "$root"
 # Always: a stale dist would test old code, and an up-to-date build takes seconds.
 frontend/build.sh
 cargo build -p rootlab --bins
+# The images the Images page tests open, in the store the server will use.
+bash e2e/browser/images.sh
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 log="$(mktemp)"

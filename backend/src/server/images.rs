@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use rootlab_shared::image::{ImageDetail, ImageRef, ImageSummary};
+use rootlab_shared::layerview::{layer_view, LayerView};
 use rootlab_shared::spec::{Spec, Step};
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +119,25 @@ pub async fn inspect(
     let image = image_ref(&name)?;
     let store = service(&state)?.store.clone();
     blocking(move || store.inspect(&image)).await.map(Json)
+}
+
+/// What each layer added, changed and deleted, the merged tree with each file's layer, and the
+/// wasted bytes (the layer view).
+#[utoipa::path(get, path = "/api/v1/images/{name}/layers", tag = "images",
+    params(("name" = String, Path, description = "An image name, URL-encoded")),
+    responses(
+        (status = 200, description = "The layer view", body = LayerView),
+        (status = 404, description = "No such image", body = ErrorBody),
+    ))]
+pub async fn layers(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<LayerView>, AppError> {
+    let image = image_ref(&name)?;
+    let store = service(&state)?.store.clone();
+    blocking(move || store.listing(&image).map(|l| layer_view(&l, None)))
+        .await
+        .map(Json)
 }
 
 fn image_ref(name: &str) -> Result<ImageRef, AppError> {

@@ -25,6 +25,7 @@ use super::{error, health, images, presets, runs, AppState};
         runs::cancel,
         images::list,
         images::inspect,
+        images::layers,
         images::pull,
         images::import,
         health::livez,
