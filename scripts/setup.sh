@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in busybox-static bubblewrap hyperfine chromium chromium-driver jq util-linux libseccomp-dev gcc libc6-dev; do
+for pkg in busybox-static bubblewrap hyperfine chromium chromium-driver jq util-linux libseccomp-dev gcc libc6-dev \
+           debootstrap umoci skopeo docker-registry; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -14,6 +15,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+# Lesson 7's real image (a Debian made here from Debian packages, in three layers): an OCI tar
+# that the servers and tests import (scripts/lesson-images.sh). Skipped once made.
+bash scripts/make-lesson-image.sh
 
 # The browser app: wasm target, trunk and wasm-bindgen-cli (frontend/build.sh installs the pinned versions).
 bash frontend/build.sh

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release -p rootlab
+bash scripts/lesson-images.sh target/release/rootlab
 exec target/release/rootlab serve --static-dir frontend/dist "$@"

@@ -28,6 +28,9 @@ fi
 # The Python client (the notebook imports it), with its test tools.
 "$venv/bin/pip" install -q "$repo/clients/python[test]"
 
+# The lessons' real images in the server's store (lesson 7 runs on one).
+bash "$repo/scripts/lesson-images.sh" "$ROOTLAB_BIN"
+
 # Start the server on a free port; it prints "rootlab listening on http://ADDR" when ready.
 log="$out/server.log"
 "$ROOTLAB_BIN" serve --addr 127.0.0.1:0 --rate-limit 0 --workers 2 >"$out/server.out" 2>"$log" &

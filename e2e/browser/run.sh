@@ -13,6 +13,7 @@ frontend/build.sh
 cargo build -p rootlab --bins
 # The images the Images page tests open, in the store the server will use.
 bash e2e/browser/images.sh
+bash scripts/lesson-images.sh target/debug/rootlab
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 log="$(mktemp)"
