@@ -434,8 +434,13 @@ mod tests {
 
     /// Feed messages in order; the index of the first refused one and why.
     fn feed(msgs: Vec<LabMessage>) -> Result<bool, (usize, String)> {
-        let spec = spec();
-        let mut hook = |_: usize, _: ReceivedLayer, _: &mut StepResult| {};
+        feed_spec(spec(), msgs)
+    }
+
+    fn feed_spec(spec: Spec, msgs: Vec<LabMessage>) -> Result<bool, (usize, String)> {
+        let mut hook = |_: usize, l: ReceivedLayer, r: &mut StepResult| {
+            r.command = format!("{} bytes", l.tar.len());
+        };
         let mut t = Tracker {
             spec: &spec,
             cgroups: None,
@@ -514,5 +519,66 @@ mod tests {
         let mut twice = honest();
         twice.insert(5, snapshot(1));
         assert!(feed(twice).unwrap_err().1.contains("no snapshot step"));
+    }
+
+    fn layer(step: usize, tar: &str) -> LabMessage {
+        LabMessage::Layer {
+            step,
+            tar: tar.into(),
+            skipped: vec![],
+        }
+    }
+
+    /// A commit step's layer: only during it, once, base64, bounded; an `ok` needs one.
+    #[test]
+    fn layers_come_only_for_a_commit_step_once_and_bounded() {
+        let commit = || -> Spec {
+            serde_json::from_value(serde_json::json!({ "steps": [
+                { "op": "mkdir", "path": "/a" },
+                { "op": "commit", "container": "web", "name": "x" } ] }))
+            .unwrap()
+        };
+        let start = || {
+            vec![
+                LabMessage::Ready,
+                started(0, "mkdir", "host"),
+                finished(0, "mkdir", "host"),
+                started(1, "commit", "engine"),
+            ]
+        };
+        let mut honest = start();
+        honest.extend([layer(1, "AAAA"), finished(1, "commit", "engine")]);
+        assert_eq!(feed_spec(commit(), honest), Ok(false));
+        let huge = "A".repeat(MAX_LAYER.div_ceil(3) * 4 + 4);
+        let lies: Vec<(Vec<LabMessage>, &str)> = vec![
+            (
+                vec![
+                    LabMessage::Ready,
+                    started(0, "mkdir", "host"),
+                    layer(0, "AAAA"),
+                ],
+                "no commit step",
+            ),
+            ([start(), vec![layer(0, "AAAA")]].concat(), "no commit step"),
+            (
+                [start(), vec![layer(1, "AAAA"), layer(1, "AAAA")]].concat(),
+                "no commit step",
+            ),
+            (
+                [start(), vec![layer(1, "not base64!")]].concat(),
+                "not base64",
+            ),
+            ([start(), vec![layer(1, &huge)]].concat(), "more than"),
+            (
+                [start(), vec![finished(1, "commit", "engine")]].concat(),
+                "without its layer",
+            ),
+        ];
+        for (msgs, why) in lies {
+            let n = msgs.len();
+            let refused = feed_spec(commit(), msgs).expect_err(why);
+            assert_eq!(refused.0, n - 1, "{why}: refused the wrong message");
+            assert!(refused.1.contains(why), "{why}: {}", refused.1);
+        }
     }
 }

@@ -294,6 +294,21 @@ fn contents(root: &OwnedFd, n: &Node) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A link entry with its target exactly as read (`Builder::append_link` would rewrite `/`
+/// as `//`); a target too long for the header goes through `append_link`'s GNU long link.
+fn append_link<W: Write>(
+    tar: &mut tar::Builder<W>,
+    mut h: tar::Header,
+    path: &str,
+    target: &str,
+) -> io::Result<()> {
+    if target.len() >= 100 {
+        return tar.append_link(&mut h, path, target);
+    }
+    h.set_link_name_literal(target)?;
+    tar.append_data(&mut h, path, io::empty())
+}
+
 fn append<W: Write>(tar: &mut tar::Builder<W>, root: &OwnedFd, n: &Node) -> io::Result<()> {
     let (mode, mtime) = (n.stat.mode, n.stat.mtime);
     match &n.kind {
@@ -312,12 +327,12 @@ fn append<W: Write>(tar: &mut tar::Builder<W>, root: &OwnedFd, n: &Node) -> io::
             tar.append_data(&mut h, &n.rel, &bytes[..])?;
         }
         NodeKind::Symlink(target) => {
-            let mut h = header(tar::EntryType::Symlink, 0o777, mtime);
-            tar.append_link(&mut h, &n.rel, target)?;
+            let h = header(tar::EntryType::Symlink, 0o777, mtime);
+            append_link(tar, h, &n.rel, target)?;
         }
         NodeKind::Hardlink(target) => {
-            let mut h = header(tar::EntryType::Link, mode, mtime);
-            tar.append_link(&mut h, &n.rel, target)?;
+            let h = header(tar::EntryType::Link, mode, mtime);
+            append_link(tar, h, &n.rel, target)?;
         }
         NodeKind::Whiteout => {
             let (parent, name) = n.rel.rsplit_once('/').unwrap_or(("", &n.rel));
