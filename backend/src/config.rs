@@ -18,6 +18,10 @@ pub struct EngineConfig {
     pub cgroup_root: PathBuf,
     /// More host programs for the `tools` image (absolute paths; their libraries come along).
     pub extra_tools: Vec<PathBuf>,
+    /// Keep what `commit` steps make as images in the store (`rootlab run`: yes; `rootlab
+    /// serve`: only with `--allow-commit`, since strangers could fill the disk or replace
+    /// images others use). Without it a commit is read and listed, then dropped.
+    pub allow_commit: bool,
 }
 
 /// Command-line overrides (`#[command(flatten)]` them into a clap parser); each falls back to
@@ -44,7 +48,8 @@ pub struct EngineArgs {
 
 impl EngineConfig {
     /// Defaults, overridden by `ROOTLAB_STATE_DIR`, `ROOTLAB_SANDBOX_UID`, `ROOTLAB_SANDBOX_GID`,
-    /// `ROOTLAB_NO_CGROUPS`, `ROOTLAB_EXTRA_TOOLS`.
+    /// `ROOTLAB_NO_CGROUPS`, `ROOTLAB_EXTRA_TOOLS`, `ROOTLAB_ALLOW_COMMIT` (off unless `1` or
+    /// `true`).
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let args = EngineArgs {
@@ -61,7 +66,11 @@ impl EngineConfig {
                 })
                 .unwrap_or_default(),
         };
-        Self::from_args(&args)
+        let allow = var("ROOTLAB_ALLOW_COMMIT").is_some_and(|v| v == "1" || v == "true");
+        EngineConfig {
+            allow_commit: allow,
+            ..Self::from_args(&args)
+        }
     }
 
     pub fn from_args(args: &EngineArgs) -> Self {
@@ -85,6 +94,7 @@ impl EngineConfig {
             use_cgroups: root && !args.no_cgroups,
             cgroup_root: PathBuf::from("/sys/fs/cgroup"),
             extra_tools: args.extra_tools.clone(),
+            allow_commit: false,
         }
     }
 

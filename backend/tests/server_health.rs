@@ -33,6 +33,7 @@ fn pool(worker: PathBuf, size: usize) -> PoolConfig {
         queue: 8,
         limits: Limits::default(),
         run_timeout: Duration::from_secs(30),
+        allow_commit: false,
     }
 }
 

@@ -27,6 +27,7 @@ fn pool(size: usize) -> PoolConfig {
         queue: 8,
         limits: Limits::default(),
         run_timeout: Duration::from_secs(30),
+        allow_commit: false,
     }
 }
 

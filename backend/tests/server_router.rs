@@ -343,10 +343,26 @@ async fn openapi_document_and_docs_page() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
-    for schema in ["Spec", "Step", "RunResult", "RunEvent", "ErrorBody"] {
+    for schema in [
+        "Spec",
+        "Step",
+        "RunResult",
+        "RunEvent",
+        "ErrorBody",
+        "Committed",
+        "LayerEntry",
+    ] {
         assert!(
             doc["components"]["schemas"].get(schema).is_some(),
             "{schema} missing"
+        );
+    }
+    let text = String::from_utf8_lossy(&body);
+    for r in text.split("\"#/components/schemas/").skip(1) {
+        let name = r.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "a $ref to {name}, which the document lacks"
         );
     }
     let (status, headers, body) = send(&app, get("/api/v1/docs")).await;

@@ -178,6 +178,32 @@ pub enum StepDetails {
         #[serde(default)]
         still_running: Vec<Running>,
     },
+    /// `commit`: the layer made of the container's writable layer, and the image stored.
+    Committed(Committed),
+}
+
+/// A `commit`: the container's writable layer as an OCI layer, as the worker's store read it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Committed {
+    /// The sha256 of the uncompressed layer tar (`rootfs.diff_ids`).
+    pub diff_id: String,
+    /// Bytes of the layer tar as it crossed from the sandbox.
+    pub tar_bytes: u64,
+    /// Bytes of the regular files it holds.
+    pub size: u64,
+    /// Its entries as the store lists a layer: a whiteout at `<name>`, an opaque flag on a
+    /// directory (the top row of the new image's layer view).
+    pub entries: Vec<crate::image::LayerEntry>,
+    /// What the layer does not carry, one sentence each (FIFOs, sockets, device nodes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+    /// The new image, when the server keeps commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::image::ImageSummary>,
+    /// Why no image was stored, and how a server keeps commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A background program that had not ended.

@@ -430,6 +430,18 @@ pub enum Step {
         #[serde(rename = "in")]
         actor: String,
     },
+    /// `docker commit`: the writable layer of a container started from an image (an earlier
+    /// `container` step with `image`), as one more OCI layer on top of that image, stored as the
+    /// image `name` when the server keeps commits. Performed by the engine itself.
+    Commit {
+        /// The container (alive or exited: its writable layer stays until the end of the run).
+        container: String,
+        /// The new image's name (`my-app:v2`); not a built-in, not a digest, not taken.
+        name: ImageRef,
+        /// The history entry's `created_by` (default `rootlab commit <container>`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     /// Record file trees and mount tables.
     Snapshot {
         /// Shown in the result; unique.
@@ -447,6 +459,14 @@ pub enum Step {
         #[serde(default)]
         layers: bool,
     },
+}
+
+/// A commit's history entry (`created_by`): its message, else `rootlab commit <container>`.
+pub fn commit_created_by(container: &str, message: Option<&str>) -> String {
+    match message {
+        Some(m) => m.to_string(),
+        None => format!("rootlab commit {container}"),
+    }
 }
 
 impl Step {
@@ -472,16 +492,17 @@ impl Step {
             Step::Wait { .. } => "wait",
             Step::Escape { .. } => "escape",
             Step::Exit { .. } => "exit",
+            Step::Commit { .. } => "commit",
             Step::Snapshot { .. } => "snapshot",
         }
     }
 
     /// Who performs the step: the host or a container name. `Container` is performed by the
-    /// host (it forks the container); `Snapshot` by the engine itself (`None`).
+    /// host (it forks the container); `Snapshot` and `Commit` by the engine itself (`None`).
     pub fn actor(&self) -> Option<&str> {
         match self {
             Step::Container { .. } => Some(HOST),
-            Step::Snapshot { .. } => None,
+            Step::Snapshot { .. } | Step::Commit { .. } => None,
             Step::Tmpfs { actor, .. }
             | Step::Bind { actor, .. }
             | Step::Move { actor, .. }

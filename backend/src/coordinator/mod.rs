@@ -49,6 +49,8 @@ pub struct PoolConfig {
     pub limits: Limits,
     /// Server-side deadline of one run, queueing included.
     pub run_timeout: Duration,
+    /// Workers keep what `commit` steps make as images (`--allow-commit`).
+    pub allow_commit: bool,
 }
 
 /// Why a run produced no result.

@@ -1,7 +1,6 @@
 //! One `rootlab-worker` process: started with a minimal environment, spoken to in JSON lines,
 //! watched while idle (its exit or EOF noticed at once), and killed when its state is unknown.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, LinesCodec};
 
-use super::{RunError, RunUpdate};
+use super::{PoolConfig, RunError, RunUpdate};
 use crate::protocol::{WorkerMessage, WorkerRequest};
 
 /// How long a fresh worker may take to build its images and say `ready`.
@@ -43,7 +42,8 @@ pub(super) struct Worker {
 
 impl Worker {
     /// Start the process and wait for its `ready` message.
-    pub(super) async fn spawn(path: &PathBuf) -> Result<(Worker, Vec<String>), String> {
+    pub(super) async fn spawn(config: &PoolConfig) -> Result<(Worker, Vec<String>), String> {
+        let path = &config.worker;
         let mut cmd = Command::new(path);
         // The state dir as resolved here (its rootless default depends on HOME, not passed on).
         let state_dir = crate::config::EngineConfig::from_env().state_dir;
@@ -54,6 +54,10 @@ impl Worker {
                     .filter_map(|k| Some((k, std::env::var_os(k)?))),
             )
             .env("ROOTLAB_STATE_DIR", state_dir)
+            .env(
+                "ROOTLAB_ALLOW_COMMIT",
+                if config.allow_commit { "1" } else { "0" },
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -78,7 +78,7 @@ impl Coordinator {
 
     /// Start one worker and add it to the pool; false when it did not come up.
     async fn try_add_worker(&self) -> bool {
-        match Worker::spawn(&self.inner.config.worker).await {
+        match Worker::spawn(&self.inner.config).await {
             Ok((worker, images)) => {
                 self.inner.info.lock().unwrap().images = images;
                 self.park(worker);
@@ -240,7 +240,7 @@ impl Coordinator {
     async fn respawn(&self, refill: Refill) {
         let inner = &self.inner;
         while !inner.shutdown.is_cancelled() {
-            match Worker::spawn(&inner.config.worker).await {
+            match Worker::spawn(&inner.config).await {
                 // Shutdown began while it was starting: it must not outlive the pool.
                 Ok((worker, _)) if inner.shutdown.is_cancelled() => return worker.kill().await,
                 Ok((worker, _)) => {

@@ -15,13 +15,25 @@ use rootlab_shared::{Limits, Spec};
 
 use crate::sandbox::cgroup::Cgroups;
 use crate::sandbox::command::command_of;
+use crate::sandbox::commit::MAX_LAYER;
 use crate::sandbox::wire::{LabMessage, MAX_MESSAGE, MAX_RUN};
 use crate::sandbox::{self, channel, sys};
+use base64::Engine as _;
 
 /// Extra time the engine grants the jail's own deadline before killing the jail itself.
 const BACKSTOP_MS: u64 = 2000;
 /// The longest `Fatal` message passed on.
 const MAX_FATAL: usize = 2000;
+
+/// A commit step's layer tar as it came from the sandbox: decoded, bounded, not yet read.
+pub struct ReceivedLayer {
+    pub tar: Vec<u8>,
+    /// What the sandbox says the tar leaves out (FIFOs, sockets...), bounded.
+    pub skipped: Vec<String>,
+}
+
+/// What the engine does with a finished `commit` step (its index and result) and its layer.
+pub type CommitHook<'a> = &'a mut dyn FnMut(usize, ReceivedLayer, &mut StepResult);
 
 /// How following a sandbox ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -144,11 +156,14 @@ pub fn follow(
     mut sandbox: Running,
     spec: &Spec,
     cgroups: Option<&Cgroups>,
+    on_commit: CommitHook<'_>,
     on_event: &mut dyn FnMut(RunEvent),
 ) -> (Followed, Option<sys::Exit>, Option<Running>) {
     let mut t = Tracker {
         spec,
         cgroups,
+        layer: None,
+        on_commit,
         f: Followed {
             steps: vec![],
             snapshots: vec![],
@@ -205,6 +220,9 @@ fn bounded_notes(notes: Vec<String>) -> Vec<String> {
 struct Tracker<'a> {
     spec: &'a Spec,
     cgroups: Option<&'a Cgroups>,
+    /// The running commit step's layer, once received.
+    layer: Option<ReceivedLayer>,
+    on_commit: CommitHook<'a>,
     f: Followed,
     ready: bool,
 }
@@ -241,12 +259,16 @@ impl Tracker<'_> {
                 }
                 self.f.snapshots.push(*snapshot);
             }
-            LabMessage::StepFinished { result } => {
+            LabMessage::Layer { step, tar, skipped } => self.accept_layer(step, &tar, skipped)?,
+            LabMessage::StepFinished { mut result } => {
                 let started = self.f.current.map(|(i, _)| i);
                 if started != Some(result.index) {
                     return Err(format!("step {} finished without starting", result.index));
                 }
                 self.expect_step(result.index, &result.op, &result.actor, true)?;
+                if matches!(steps[result.index], Step::Commit { .. }) {
+                    self.finish_commit(&mut result)?;
+                }
                 self.f.current = None;
                 self.f.steps.push((*result).clone());
                 on_event(RunEvent::StepFinished { result });
@@ -269,6 +291,39 @@ impl Tracker<'_> {
             }
         }
         Ok(false)
+    }
+
+    /// A layer tar: only during a commit step, for that step, once, base64 of at most
+    /// [`MAX_LAYER`] bytes.
+    fn accept_layer(&mut self, step: usize, tar: &str, skipped: Vec<String>) -> Result<(), String> {
+        let at = self.f.current.map(|(i, _)| i);
+        let is_commit = at.is_some_and(|i| matches!(self.spec.steps[i], Step::Commit { .. }));
+        if !is_commit || Some(step) != at || self.layer.is_some() {
+            return Err("a layer no commit step asked for".into());
+        }
+        if tar.len() > MAX_LAYER.div_ceil(3) * 4 {
+            return Err(format!("a layer tar of more than {MAX_LAYER} bytes"));
+        }
+        let tar = base64::engine::general_purpose::STANDARD
+            .decode(tar)
+            .map_err(|e| format!("a layer that is not base64 ({e})"))?;
+        let skipped = bounded_notes(skipped);
+        self.layer = Some(ReceivedLayer { tar, skipped });
+        Ok(())
+    }
+
+    /// A commit step's result: what the sandbox said of it is replaced by what the engine
+    /// reads of its layer (an `ok` needs one).
+    fn finish_commit(&mut self, result: &mut StepResult) -> Result<(), String> {
+        result.details = None;
+        match (self.layer.take(), &result.outcome) {
+            (Some(layer), StepOutcome::Ok) => (self.on_commit)(result.index, layer, result),
+            (None, StepOutcome::Ok) => {
+                return Err("a commit step finished without its layer".into())
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Step `index` must be the next one, with the spec's op and actor.
@@ -379,10 +434,18 @@ mod tests {
 
     /// Feed messages in order; the index of the first refused one and why.
     fn feed(msgs: Vec<LabMessage>) -> Result<bool, (usize, String)> {
-        let spec = spec();
+        feed_spec(spec(), msgs)
+    }
+
+    fn feed_spec(spec: Spec, msgs: Vec<LabMessage>) -> Result<bool, (usize, String)> {
+        let mut hook = |_: usize, l: ReceivedLayer, r: &mut StepResult| {
+            r.command = format!("{} bytes", l.tar.len());
+        };
         let mut t = Tracker {
             spec: &spec,
             cgroups: None,
+            layer: None,
+            on_commit: &mut hook,
             f: Followed {
                 steps: vec![],
                 snapshots: vec![],
@@ -456,5 +519,66 @@ mod tests {
         let mut twice = honest();
         twice.insert(5, snapshot(1));
         assert!(feed(twice).unwrap_err().1.contains("no snapshot step"));
+    }
+
+    fn layer(step: usize, tar: &str) -> LabMessage {
+        LabMessage::Layer {
+            step,
+            tar: tar.into(),
+            skipped: vec![],
+        }
+    }
+
+    /// A commit step's layer: only during it, once, base64, bounded; an `ok` needs one.
+    #[test]
+    fn layers_come_only_for_a_commit_step_once_and_bounded() {
+        let commit = || -> Spec {
+            serde_json::from_value(serde_json::json!({ "steps": [
+                { "op": "mkdir", "path": "/a" },
+                { "op": "commit", "container": "web", "name": "x" } ] }))
+            .unwrap()
+        };
+        let start = || {
+            vec![
+                LabMessage::Ready,
+                started(0, "mkdir", "host"),
+                finished(0, "mkdir", "host"),
+                started(1, "commit", "engine"),
+            ]
+        };
+        let mut honest = start();
+        honest.extend([layer(1, "AAAA"), finished(1, "commit", "engine")]);
+        assert_eq!(feed_spec(commit(), honest), Ok(false));
+        let huge = "A".repeat(MAX_LAYER.div_ceil(3) * 4 + 4);
+        let lies: Vec<(Vec<LabMessage>, &str)> = vec![
+            (
+                vec![
+                    LabMessage::Ready,
+                    started(0, "mkdir", "host"),
+                    layer(0, "AAAA"),
+                ],
+                "no commit step",
+            ),
+            ([start(), vec![layer(0, "AAAA")]].concat(), "no commit step"),
+            (
+                [start(), vec![layer(1, "AAAA"), layer(1, "AAAA")]].concat(),
+                "no commit step",
+            ),
+            (
+                [start(), vec![layer(1, "not base64!")]].concat(),
+                "not base64",
+            ),
+            ([start(), vec![layer(1, &huge)]].concat(), "more than"),
+            (
+                [start(), vec![finished(1, "commit", "engine")]].concat(),
+                "without its layer",
+            ),
+        ];
+        for (msgs, why) in lies {
+            let n = msgs.len();
+            let refused = feed_spec(commit(), msgs).expect_err(why);
+            assert_eq!(refused.0, n - 1, "{why}: refused the wrong message");
+            assert!(refused.1.contains(why), "{why}: {}", refused.1);
+        }
     }
 }

@@ -4,7 +4,10 @@
 //! Call it only from a single-threaded process (the worker, the CLI): it forks, and the sandbox
 //! must create a user namespace, which a multi-threaded process cannot.
 
+mod commit;
 mod follow;
+
+pub use commit::NOT_KEPT;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -213,7 +216,10 @@ pub fn run_watched(
         }
     };
     let running = Running::new(launched, limits, hangup);
-    let (mut followed, jail, tearing_down) = follow(running, spec, cgroups.as_ref(), on_event);
+    let mut on_commit =
+        |index, layer, result: &mut _| commit::finish(cfg, spec, index, layer, result);
+    let (mut followed, jail, tearing_down) =
+        follow(running, spec, cgroups.as_ref(), &mut on_commit, on_event);
     if followed.ending == Ending::Abandoned {
         if let Some(c) = cgroups {
             c.remove();

@@ -9,8 +9,10 @@ mod tree;
 
 use std::fmt::Write as _;
 
+use rootlab_shared::image::LayerEntryKind;
 use rootlab_shared::result::{
-    CommandOutput, RunResult, RunStatus, Snapshot, StepDetails, StepOutcome, StepResult, View,
+    CommandOutput, Committed, RunResult, RunStatus, Snapshot, StepDetails, StepOutcome, StepResult,
+    View,
 };
 use rootlab_shared::spec::Spec;
 
@@ -176,7 +178,50 @@ fn step_block(out: &mut String, s: &StepResult, style: Style) {
                 let _ = writeln!(out, "    still running: {}", p.argv.join(" "));
             }
         }
+        Some(StepDetails::Committed(c)) => committed_block(out, c, style),
         None => {}
+    }
+}
+
+/// The committed layer, entry by entry: `A` added or changed, `D` deleted (a whiteout),
+/// `O` an opaque directory (what was below it is hidden).
+fn committed_block(out: &mut String, c: &Committed, style: Style) {
+    let _ = writeln!(
+        out,
+        "    layer {} · {} entries · {} bytes of files ({} bytes of tar)",
+        c.diff_id,
+        c.entries.len(),
+        c.size,
+        c.tar_bytes
+    );
+    for e in &c.entries {
+        let (mark, path) = match e.kind {
+            LayerEntryKind::Whiteout => (style.red("D"), e.path.clone()),
+            LayerEntryKind::Dir if e.opaque => (style.yellow("O"), format!("{}/", e.path)),
+            LayerEntryKind::Dir => ("A".to_string(), format!("{}/", e.path)),
+            _ => (style.green("A"), e.path.clone()),
+        };
+        let target = e.target.as_ref().map_or(String::new(), |t| match e.kind {
+            LayerEntryKind::Hardlink => format!(" => {t}"),
+            _ => format!(" -> {t}"),
+        });
+        let _ = writeln!(out, "      {mark} {path}{target}");
+    }
+    for s in &c.skipped {
+        let _ = writeln!(out, "      {}", style.dim(&format!("skipped {s}")));
+    }
+    match (&c.image, &c.note) {
+        (Some(img), _) => {
+            let line = format!(
+                "stored as {} ({}, {} layers)",
+                img.name, img.digest, img.layers
+            );
+            let _ = writeln!(out, "    {}", style.green(&line));
+        }
+        (None, Some(note)) => {
+            let _ = writeln!(out, "    {}", style.yellow(note));
+        }
+        (None, None) => {}
     }
 }
 

@@ -167,7 +167,24 @@ pub fn command_of(step: &Step, limits: &Limits) -> String {
             "mkdir .escape && chroot .escape && cd ../../..(x64) && chroot . && ls /".into()
         }
         Step::Exit { .. } => "exit".into(),
+        Step::Commit {
+            container,
+            name,
+            message,
+        } => commit_command(container, name.as_str(), message.as_deref()),
     }
+}
+
+/// `docker commit`, and the work it stands for: a tar of the container's writable layer (what
+/// `docker commit` does itself, whiteouts and opaque directories turned into OCI's markers).
+pub fn commit_command(container: &str, name: &str, message: Option<&str>) -> String {
+    let m = message.map_or(String::new(), |m| format!("-m {} ", shell_quote(m)));
+    format!(
+        "docker commit {m}{} {}  # = tar -C /layers/{}.upper -cf - . (char 0:0 -> .wh.<name>, opaque dir -> .wh..wh..opq)",
+        shell_quote(container),
+        shell_quote(name),
+        container
+    )
 }
 
 #[cfg(test)]

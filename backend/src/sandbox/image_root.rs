@@ -9,6 +9,8 @@
 //! the learner's mount table reads `lowerdir=c-web/1:c-web/0,upperdir=layers/web.upper,...`, never
 //! a host path.
 
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
@@ -55,22 +57,27 @@ pub fn link_lowers(m: &Path, link: &str, layers: &[PathBuf]) -> Result<String, S
 
 /// Mount each container's root overlay at `root/containers/<name>`, its writable layer on the
 /// lab's `/layers` tmpfs (mounted at `root/layers`). Runs with `m` as the working directory.
+/// Returns a descriptor of each writable layer, opened before any program runs: a `commit`
+/// reads through it, whatever the programs rename or replace at `/layers` later.
 pub fn mount_container_roots(
     m: &Path,
     root: &Path,
     containers: &[ContainerImage],
-) -> Result<(), String> {
+) -> Result<BTreeMap<String, OwnedFd>, String> {
+    let mut uppers = BTreeMap::new();
     if containers.is_empty() {
-        return Ok(());
+        return Ok(uppers);
     }
     symlink(root.join("layers"), m.join("layers")).map_err(|e| format!("linking /layers: {e}"))?;
     for c in containers {
-        mount_one(m, root, c).map_err(|e| format!("the root of container {}: {e}", c.name))?;
+        let upper =
+            mount_one(m, root, c).map_err(|e| format!("the root of container {}: {e}", c.name))?;
+        uppers.insert(c.name.clone(), upper);
     }
-    Ok(())
+    Ok(uppers)
 }
 
-fn mount_one(m: &Path, root: &Path, c: &ContainerImage) -> Result<(), String> {
+fn mount_one(m: &Path, root: &Path, c: &ContainerImage) -> Result<OwnedFd, String> {
     let lowers = link_lowers(m, &format!("c-{}", c.name), &c.layers)?;
     let upper = format!("layers/{}.upper", c.name);
     let work = format!("layers/{}.work", c.name);
@@ -87,7 +94,8 @@ fn mount_one(m: &Path, root: &Path, c: &ContainerImage) -> Result<(), String> {
         MsFlags::empty(),
         Some(&data),
     )
-    .map_err(|e| format!("mount -t overlay -o {data}: {e}"))
+    .map_err(|e| format!("mount -t overlay -o {data}: {e}"))?;
+    sys::open_dir(&m.join(&upper)).map_err(|e| format!("opening /{upper}: {e}"))
 }
 
 /// What a container started from an image does before its first step, as steps of its own:

@@ -12,13 +12,15 @@ use rootlab_shared::result::{Snapshot, StepResult};
 use rootlab_shared::spec::{Step, HOST};
 
 use super::actor::{self, ActorHandle, Stage};
+use super::command::command_of;
 use super::ops::propagation_flag;
 use super::outcome::{sys_error, Performed};
 use super::pidns::Reaper;
 use super::snapshot::{self, Observer};
 use super::sys::{self, MntFlags, MsFlags};
 use super::wire::{LabMessage, MAX_MESSAGE, MAX_RUN};
-use super::{image_root, layers, Plan};
+use super::{commit, image_root, layers, Plan};
+use base64::Engine as _;
 
 /// Runs as pid 1 of the new pid namespace; never returns.
 pub fn main(plan: &Plan, mut out: File) -> ! {
@@ -43,6 +45,9 @@ struct World {
     engine_proc: OwnedFd,
     /// pid 1 of the lab host's pid namespace, where programs are born.
     host_reaper: Reaper,
+    /// The writable layer of each container started from an image (`/layers/<name>.upper`),
+    /// opened before any program ran.
+    uppers: BTreeMap<String, OwnedFd>,
 }
 
 /// The lab host's file system: everything here happens in the sandbox's own mount namespace.
@@ -103,7 +108,7 @@ fn build_host(plan: &Plan) -> Result<World, String> {
         "mounting /layers",
         mount_tmpfs("layers", &root.join("layers"), &sized),
     )?;
-    image_root::mount_container_roots(m, &root, &plan.container_images)?;
+    let uppers = image_root::mount_container_roots(m, &root, &plan.container_images)?;
     step("pivot_root into the lab root", enter_root(&root))?;
     let _ = sys::sethostname("lab-host");
     step(
@@ -121,6 +126,7 @@ fn build_host(plan: &Plan) -> Result<World, String> {
     Ok(World {
         engine_proc,
         host_reaper,
+        uppers,
     })
 }
 
@@ -298,8 +304,31 @@ impl<'a> Lab<'a> {
                 });
                 (Performed::ok("(snapshot)".into(), vec![]), Some(number))
             }
+            Step::Commit { container, .. } => (self.commit(index, container, step), None),
             other => (self.delegate(other), None),
         }
+    }
+
+    /// The container's writable layer as a tar, sent to the engine before the step's result.
+    fn commit(&mut self, index: usize, container: &str, step: &Step) -> Performed {
+        let command = command_of(step, &self.plan.limits);
+        let Some(upper) = self.world.uppers.get(container) else {
+            let why =
+                format!("{container} was not started from an image: it has no writable layer");
+            return Performed::skipped(why);
+        };
+        let cap = commit::MAX_LAYER.min(self.snapshot_budget(index) * 3 / 4);
+        let layer = match commit::build(upper, container, cap) {
+            Ok(layer) => layer,
+            Err(e) => return Performed::failed(command, vec![], e),
+        };
+        let msg = LabMessage::Layer {
+            step: index,
+            tar: base64::engine::general_purpose::STANDARD.encode(&layer.tar),
+            skipped: layer.skipped,
+        };
+        self.emit(&msg);
+        Performed::ok(command, layer.syscalls)
     }
 
     /// What a snapshot may weigh: one message, and what is left of the run's allowance once

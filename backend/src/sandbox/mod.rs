@@ -10,7 +10,7 @@
 //!
 //! Module map: `jail`, `lab`, `actor` are the processes; `wire` and `channel` what crosses between
 //! them; `ops` dispatches a step to the op modules (`rootfs`, `run`, `background`, `escape`,
-//! `layers`, `image_root`), which
+//! `layers`, `image_root`; `commit` is the lab init's own), which
 //! share `context`, `outcome` and `command`; `walk` and `snapshot` observe; `sys` is the only
 //! door to the kernel.
 
@@ -19,6 +19,7 @@ pub mod background;
 pub mod cgroup;
 pub mod channel;
 pub mod command;
+pub mod commit;
 pub mod context;
 pub mod escape;
 pub mod explain;

@@ -135,7 +135,9 @@ fn dispatch(step: &Step, ctx: &mut OpContext, calls: &mut Calls) -> OpResult {
         Step::Wait { timeout_ms, .. } => background::wait_step(*timeout_ms, ctx, calls),
         Step::Escape { .. } => escape::attempt(ctx, calls),
         Step::Exit { .. } => background::exit_step(ctx, calls),
-        Step::Container { .. } | Step::Snapshot { .. } => Ok(Extra::default()),
+        Step::Container { .. } | Step::Snapshot { .. } | Step::Commit { .. } => {
+            Ok(Extra::default())
+        }
     }
 }
 

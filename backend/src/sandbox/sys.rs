@@ -12,6 +12,9 @@ pub use nix::mount::{MntFlags, MsFlags};
 pub use nix::sched::CloneFlags;
 pub use nix::unistd::Pid;
 
+mod read_at;
+pub use read_at::*;
+
 /// The result of a system call: the errno when the kernel refused.
 pub type SysResult<T> = Result<T, Errno>;
 

@@ -30,6 +30,14 @@ pub enum LabMessage {
     Snapshot {
         snapshot: Box<Snapshot>,
     },
+    /// A `commit` step's layer tar (base64), sent before the step finishes, and the entries
+    /// the tar leaves out.
+    Layer {
+        step: usize,
+        tar: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        skipped: Vec<String>,
+    },
     StepFinished {
         result: Box<StepResult>,
     },

@@ -64,6 +64,11 @@ pub struct ServeArgs {
         default_value_t = 30_000
     )]
     pub self_test_interval_ms: u64,
+    /// Keep what `commit` steps make as images in the store. Off by default: on a public
+    /// server strangers could fill its disk or take names others use. Without it a commit is
+    /// read and listed, then dropped.
+    #[arg(long, env = "ROOTLAB_ALLOW_COMMIT")]
+    pub allow_commit: bool,
     /// Log format on stderr.
     #[arg(long, env = "ROOTLAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

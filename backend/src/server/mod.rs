@@ -241,6 +241,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
         queue: args.queue,
         limits: args.limits.to_limits(),
         run_timeout: args.run_timeout(),
+        allow_commit: args.allow_commit,
     };
     if pool.run_timeout.as_millis() <= u128::from(pool.limits.wall_ms) {
         // The sandbox's own wall limit should end a run first, with a result saying so.

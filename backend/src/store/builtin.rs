@@ -34,8 +34,9 @@ pub fn load(store: &Store, b: Builtin) -> Result<(BuiltinRecord, PathBuf), Store
     if let Ok(rec) = layout::read_json::<BuiltinRecord>(&path) {
         return Ok((rec, img.dir));
     }
-    let nodes = super::tree::walk(&img.dir).map_err(|e| StoreError::io("listing", &img.dir, e))?;
-    let entries = super::tree::listing(&nodes);
+    let (_, walked) =
+        super::tree::walk_path(&img.dir).map_err(|e| StoreError::io("listing", &img.dir, e))?;
+    let entries = super::tree::listing(&walked.nodes);
     let rec = BuiltinRecord {
         digest: sha256_hex(&serde_json::to_vec(&entries).expect("entries serialize")),
         size: entries.iter().map(|e| e.size).sum(),

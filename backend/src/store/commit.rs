@@ -3,14 +3,14 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use oci_spec::image::ImageManifest;
-use rootlab_shared::image::{ImageRef, LayerInfo};
+use rootlab_shared::image::{ImageRef, LayerEntry, LayerInfo};
 
 use super::import::{self, NewImage, NewLayer, Scratch};
-use super::layout::{io_err, ImageRecord};
+use super::layout::{io_err, ImageRecord, Index};
 use super::stream::{Compression, HashingWriter};
 use super::{builtin, tree, Store, StoreError};
 use crate::images::Builtin;
@@ -61,25 +61,44 @@ pub fn layer_from_dir(
     dir: &Path,
     scratch: &mut Scratch,
 ) -> Result<(NewLayer, Vec<String>), StoreError> {
-    let nodes = tree::walk(dir).map_err(io_err("reading", dir))?;
+    let (root, walked) = tree::walk_path(dir).map_err(io_err("reading", dir))?;
+    let fill = |gz: &mut dyn Write| tree::write_tar(&root, &walked.nodes, gz).map(drop);
+    let blob = gzip_blob(store, scratch, fill).map_err(io_err("writing the layer of", dir))?;
+    let what = format!("the layer made of {}", dir.display());
+    let (layer, warnings) = unpacked_layer(store, blob, &what, scratch)?;
+    Ok((layer, [walked.skipped, warnings].concat()))
+}
+
+/// A gzip blob in `tmp/` of what `fill` writes: its path, digest and size.
+fn gzip_blob(
+    store: &Store,
+    scratch: &mut Scratch,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<(PathBuf, String, u64)> {
     let blob = store.layout.temp_path("blob");
     scratch.0.push(blob.clone());
-    let file = File::create(&blob).map_err(io_err("creating", &blob))?;
+    let file = File::create(&blob)?;
     let compressed = HashingWriter::new(BufWriter::new(file));
-    let gz = flate2::write::GzEncoder::new(compressed, flate2::Compression::default());
-    let write = || -> std::io::Result<(String, u64)> {
-        let gz = tree::write_tar(dir, &nodes, gz)?;
-        let (mut out, digest, size) = gz.finish()?.finish();
-        out.flush()?;
-        out.get_ref().sync_all()?;
-        Ok((digest, size))
-    };
-    let (digest, blob_size) = write().map_err(io_err("writing the layer of", dir))?;
+    let mut gz = flate2::write::GzEncoder::new(compressed, flate2::Compression::default());
+    fill(&mut gz)?;
+    let (mut out, digest, size) = gz.finish()?.finish();
+    out.flush()?;
+    out.get_ref().sync_all()?;
+    Ok((blob, digest, size))
+}
+
+/// A staged gzip blob unpacked by the hardened unpacker, as a layer to install.
+fn unpacked_layer(
+    store: &Store,
+    (blob, digest, blob_size): (PathBuf, String, u64),
+    what: &str,
+    scratch: &mut Scratch,
+) -> Result<(NewLayer, Vec<String>), StoreError> {
     let mut budgets = store.budgets();
     let (tree_dir, unpacked, diff_id) =
         import::unpack_blob(store, &blob, Compression::Gzip, &mut budgets, scratch).map_err(
             |error| StoreError::Unpack {
-                layer: format!("the layer made of {}", dir.display()),
+                layer: what.to_string(),
                 error,
             },
         )?;
@@ -98,6 +117,73 @@ pub fn layer_from_dir(
         unpacked: Some((tree_dir, unpacked.entries)),
     };
     Ok((layer, unpacked.warnings))
+}
+
+/// What a layer tar from a sandbox made: the layer as the store reads it, and the new image
+/// when one was asked for.
+pub struct TarCommit {
+    pub layer: LayerInfo,
+    pub entries: Vec<LayerEntry>,
+    pub warnings: Vec<String>,
+    pub image: Option<ImageRecord>,
+}
+
+/// A layer tar made elsewhere (a sandbox: hostile) through the hardened unpacker; with a
+/// `name`, installed as a new image on `parent` (never replacing a name), else only read and
+/// dropped.
+pub fn commit_tar(
+    store: &Store,
+    tar: &[u8],
+    parent: &ImageRef,
+    name: Option<&str>,
+    created_by: &str,
+) -> Result<TarCommit, StoreError> {
+    let name = name.map(super::check_new_name).transpose()?;
+    if let Some(n) = &name {
+        if Index::load(&store.layout)?.names.contains_key(n) {
+            return Err(StoreError::Taken(n.clone()));
+        }
+    }
+    let mut scratch = Scratch(vec![]);
+    let fill = |out: &mut dyn Write| out.write_all(tar);
+    let blob = gzip_blob(store, &mut scratch, fill).map_err(io_err(
+        "staging the committed layer in",
+        &store.layout.tmp(),
+    ))?;
+    let (mut layer, warnings) = unpacked_layer(store, blob, "the committed layer", &mut scratch)?;
+    layer.info.created_by = Some(created_by.to_string());
+    let entries = layer.unpacked.as_ref().map_or(vec![], |(_, e)| e.clone());
+    let info = layer.info.clone();
+    let Some(name) = name else {
+        return Ok(TarCommit {
+            layer: info,
+            entries,
+            warnings,
+            image: None,
+        });
+    };
+    let parent = match Builtin::named(parent) {
+        Some(b) => builtin::materialize(store, b)?,
+        None => store.find(parent)?.0,
+    };
+    let mut layers = parent_layers(store, &parent)?;
+    let config = child_config(store, &parent, &info.diff_id, created_by)?;
+    layers.push(layer);
+    let new = NewImage {
+        config,
+        manifest: None,
+        layers,
+        source: "commit",
+        names: vec![name],
+        warnings: warnings.clone(),
+    };
+    let record = import::install(store, new)?;
+    Ok(TarCommit {
+        layer: info,
+        entries,
+        warnings,
+        image: Some(record),
+    })
 }
 
 /// The parent's layers as they are stored (nothing to place).

@@ -38,7 +38,8 @@
 //! - [`Store::import`]`(path, name) -> Imported { summary, warnings }` (warnings: dropped
 //!   device nodes and FIFOs, stripped setuid/setgid bits).
 //! - [`Store::remove`], [`Store::prune`], [`Store::export`] (an OCI image layout tar),
-//!   [`Store::commit`]`(upper_dir, parent, name, created_by)`.
+//!   [`Store::commit`]`(upper_dir, parent, name, created_by)`, [`Store::commit_tar`] (a layer
+//!   tar from a sandbox's `commit` step).
 //!
 //! Errors: [`StoreError::is_invalid_input`] tells a bad request (unknown image, bad archive)
 //! from a failure of the machine.
@@ -56,7 +57,7 @@ mod import;
 mod layout;
 mod source;
 mod stream;
-mod tree;
+pub(crate) mod tree;
 mod unpack;
 
 use std::fs::{self, File};
@@ -121,6 +122,8 @@ pub enum StoreError {
     BadRef(String, String),
     #[error("{0}")]
     Invalid(String),
+    #[error("an image named `{0}` is already in the store; a commit never replaces one (`rootlab images rm {0}` first, or choose another name)")]
+    Taken(String),
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error("{layer}: {error}")]
@@ -155,6 +158,7 @@ impl StoreError {
             StoreError::Unknown(_)
             | StoreError::BadRef(..)
             | StoreError::Invalid(_)
+            | StoreError::Taken(_)
             | StoreError::Unpack { .. } => true,
             // The tar and compression readers report a malformed archive as an I/O error with
             // no OS error behind it; ENOSPC, EIO and the like are this machine's.
@@ -179,6 +183,18 @@ pub struct Imported {
     pub summary: ImageSummary,
     /// Device nodes and FIFOs dropped, setuid/setgid bits stripped: one sentence each.
     pub warnings: Vec<String>,
+}
+
+/// What [`Store::commit_tar`] read of a layer tar, and the image it made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommittedTar {
+    pub layer: LayerInfo,
+    /// As [`Store::listing`] lists a layer.
+    pub entries: Vec<LayerEntry>,
+    /// Device nodes and FIFOs dropped, setuid/setgid bits stripped.
+    pub warnings: Vec<String>,
+    /// The new image, when a name was given.
+    pub image: Option<ImageSummary>,
 }
 
 /// The image store of one state directory.
@@ -398,6 +414,35 @@ impl Store {
         let index = Index::load(&self.layout)?;
         let name = shown_name(&index, &rec.digest, name.map(normalized).as_deref());
         Ok(summary(&rec, name))
+    }
+
+    /// A layer tar made in a sandbox (hostile: it goes through the hardened unpacker): read and
+    /// listed, and with a `name` installed as a new image, `parent`'s layers plus this one,
+    /// `created_by` in its history. A name already in the store is refused, never replaced.
+    pub fn commit_tar(
+        &self,
+        tar: &[u8],
+        parent: &ImageRef,
+        name: Option<&str>,
+        created_by: &str,
+    ) -> Result<CommittedTar, StoreError> {
+        let _lock = self.lock()?;
+        let made = commit::commit_tar(self, tar, parent, name, created_by)?;
+        let image = match made.image {
+            Some(rec) => {
+                gc::enforce_quota(self, &rec.digest)?;
+                let index = Index::load(&self.layout)?;
+                let name = shown_name(&index, &rec.digest, name.map(normalized).as_deref());
+                Some(summary(&rec, name))
+            }
+            None => None,
+        };
+        Ok(CommittedTar {
+            layer: made.layer,
+            entries: made.entries,
+            warnings: made.warnings,
+            image,
+        })
     }
 
     // ---- for the other files of the store ----

@@ -50,6 +50,7 @@ pub async fn app_without_workers(settings: HttpSettings) -> Router {
         queue: 0,
         limits: Limits::default(),
         run_timeout: Duration::from_secs(5),
+        allow_commit: false,
     };
     let coordinator = Coordinator::start(pool).await;
     app(AppState::new(coordinator, settings))

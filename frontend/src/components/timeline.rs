@@ -3,7 +3,8 @@
 
 use std::rc::Rc;
 
-use rootlab_shared::result::{RunResult, StepDetails, StepOutcome, StepResult};
+use rootlab_shared::image::{LayerEntry, LayerEntryKind};
+use rootlab_shared::result::{Committed, RunResult, StepDetails, StepOutcome, StepResult};
 use yew::prelude::*;
 
 use super::terminal::Terminal;
@@ -118,6 +119,35 @@ fn details(d: &StepDetails) -> Html {
                 { for still_running.iter().map(|p| html! { <p class="muted">{ format!("Still running: {}", p.argv.join(" ")) }</p> }) }
             </div>
         },
+        StepDetails::Committed(c) => committed(c),
+    }
+}
+
+/// The committed layer, entry by entry: `A` added or changed, `D` deleted, `O` opaque.
+fn committed(c: &Committed) -> Html {
+    let row = |e: &LayerEntry| {
+        let mark = match e.kind {
+            LayerEntryKind::Whiteout => "D",
+            LayerEntryKind::Dir if e.opaque => "O",
+            _ => "A",
+        };
+        let target = e
+            .target
+            .as_ref()
+            .map_or(String::new(), |t| format!(" -> {t}"));
+        html! { <li><code>{ format!("{mark} {}{target}", e.path) }</code></li> }
+    };
+    let stored = match (&c.image, &c.note) {
+        (Some(img), _) => format!("Stored as {} ({} layers)", img.name, img.layers),
+        (None, note) => note.clone().unwrap_or_default(),
+    };
+    html! {
+        <details class="committed" open=true>
+            <summary>{ format!("layer {} · {} entries", c.diff_id, c.entries.len()) }</summary>
+            <ul class="layer-entries">{ for c.entries.iter().map(row) }</ul>
+            { for c.skipped.iter().map(|s| html! { <p class="muted">{ format!("Skipped {s}") }</p> }) }
+            <p>{ stored }</p>
+        </details>
     }
 }
 

@@ -3,6 +3,9 @@
 
 #[cfg(test)]
 mod background_tests;
+mod commit;
+#[cfg(test)]
+mod commit_tests;
 mod entries;
 mod expect;
 mod parse;

@@ -23,6 +23,8 @@ pub(super) struct Timeline<'s> {
     background: HashMap<&'s str, usize>,
     /// Containers started from an image (each owns `/containers/<name>`).
     imaged: HashSet<&'s str>,
+    /// Image names earlier `commit` steps make (normalized).
+    committed: HashSet<String>,
 }
 
 impl<'s> Timeline<'s> {
@@ -33,6 +35,7 @@ impl<'s> Timeline<'s> {
             labels: HashSet::new(),
             background: HashMap::new(),
             imaged: HashSet::new(),
+            committed: HashSet::new(),
         }
     }
 
@@ -151,6 +154,15 @@ impl<'s> Timeline<'s> {
                 depth,
                 ..
             } => self.snapshot(c, field, label, views, paths, *depth),
+            Step::Commit {
+                container,
+                name,
+                message,
+            } => {
+                let known = self.imaged.contains(container.as_str());
+                let taken = !self.committed.insert(name.normalized());
+                super::commit::check(c, field, container, known, name, taken, message.as_deref());
+            }
         }
     }
 
