@@ -44,6 +44,11 @@ pub fn child_pids() -> Vec<i32> {
 
 /// A pool whose worker cannot start: nothing runs, so runs are refused with `busy` (queue 0).
 pub async fn app_without_workers(settings: HttpSettings) -> Router {
+    app(AppState::new(workerless().await, settings))
+}
+
+/// A coordinator whose worker cannot start.
+async fn workerless() -> Coordinator {
     let pool = PoolConfig {
         worker: PathBuf::from("/nonexistent/rootlab-worker"),
         size: 1,
@@ -52,8 +57,7 @@ pub async fn app_without_workers(settings: HttpSettings) -> Router {
         run_timeout: Duration::from_secs(5),
         allow_commit: false,
     };
-    let coordinator = Coordinator::start(pool).await;
-    app(AppState::new(coordinator, settings))
+    Coordinator::start(pool).await
 }
 
 /// [`app_without_workers`] with an image store in `state_dir`, allowing what `service` says.
@@ -62,14 +66,7 @@ pub async fn app_with_images(
     allow_registries: &[&str],
     import_limit: Option<usize>,
 ) -> Router {
-    let pool = PoolConfig {
-        worker: PathBuf::from("/nonexistent/rootlab-worker"),
-        size: 1,
-        queue: 0,
-        limits: Limits::default(),
-        run_timeout: Duration::from_secs(5),
-    };
-    let coordinator = Coordinator::start(pool).await;
+    let coordinator = workerless().await;
     let cfg = rootlab::config::EngineConfig::from_args(&rootlab::config::EngineArgs {
         state_dir: Some(state_dir.to_path_buf()),
         ..Default::default()
