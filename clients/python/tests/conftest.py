@@ -1,12 +1,17 @@
 """A real `rootlab serve` for the client's tests, started here on a free port (ROOTLAB_BIN, else
-target/{release,debug}/rootlab of this repository or of $CARGO_TARGET_DIR) and stopped with SIGTERM."""
+target/{release,debug}/rootlab of this repository or of $CARGO_TARGET_DIR) and stopped with SIGTERM.
+`server_url` uses the default store; `start_rootlab` starts one with other flags (and its own
+ROOTLAB_STATE_DIR, for the image tests that import)."""
 
 import os
 import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import requests
@@ -25,13 +30,15 @@ def rootlab_binary() -> str:
     raise RuntimeError("no rootlab binary: build it (cargo build -p rootlab) or set ROOTLAB_BIN")
 
 
-@pytest.fixture(scope="session")
-def server_url():
+@contextmanager
+def start_rootlab(*flags: str, env: Optional[dict[str, str]] = None) -> Iterator[str]:
+    """`rootlab serve` with these flags (and env added), its URL once ready; stopped on exit."""
     proc = subprocess.Popen(
-        [rootlab_binary(), "serve", "--addr", "127.0.0.1:0", "--rate-limit", "0", "--workers", "2"],
-        stdout=subprocess.PIPE, text=True,
+        [rootlab_binary(), "serve", "--addr", "127.0.0.1:0", "--rate-limit", "0", *flags],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
     )
     try:
+        assert proc.stdout is not None
         match = re.search(r"http://\S+", proc.stdout.readline())
         assert match, "rootlab serve did not print its address"
         url = match.group(0)
@@ -51,3 +58,9 @@ def server_url():
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    with start_rootlab("--workers", "2") as url:
+        yield url

@@ -5,6 +5,10 @@
     result = lab.run_preset("seed-tmpfs")
     print("\\n".join(tree_lines(view(result, "container after mount", "c1")["trees"][0])))
 
+The images API: `lab.images()`, `lab.image(name)`, `lab.layers(name)` (what each layer added,
+modified and deleted, and the efficiency), and, as the server's operator allows, `lab.pull(ref)`
+and `lab.import_image(path_or_bytes)`.
+
 Every experiment runs for real on the server, in a disposable namespace sandbox. Errors the server
 answers (4xx/5xx, and a stream's `error` event) raise `RootlabError` with the server's code,
 message and field list. The JSON shapes are typed as `TypedDict`s of the parts a client reads; the
@@ -16,7 +20,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Optional, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, Optional, TypedDict, Union, cast
+from urllib.parse import quote
 
 import requests
 
@@ -26,6 +31,8 @@ if TYPE_CHECKING:  # pandas is optional: only the *_frame helpers need it.
 __all__ = [
     "Client", "RootlabError", "FieldError", "Health", "PresetSummary", "Preset", "Validation",
     "RunResult", "Snapshot", "View", "Mount", "Tree", "Entry", "Layer", "RunEvent",
+    "ImageSummary", "ImageDetail", "LayerInfo", "LayerView", "LayerRow", "ChangedPath",
+    "MergedEntry", "WastedFile", "LayerEntryKind", "ImageAdded", "Archive",
     "snapshot", "view", "tree_lines", "mount_diff", "tree_diff", "mounts_frame", "mount_diff_frame",
 ]
 
@@ -147,6 +154,132 @@ class RunResult(_RunResultRequired, total=False):
     limits: dict[str, Any]
 
 
+class _ImageSummaryRequired(TypedDict):
+    name: str
+    digest: str
+    layers: int
+    size: int
+    source: str
+
+
+class ImageSummary(_ImageSummaryRequired, total=False):
+    """A stored image (GET /images): `name` is what specs name it by (`tools`, `busybox`,
+    `name:tag`), `layers` how many it has, `size` its unpacked bytes, `source` one of `builtin`,
+    `import`, `pull`, `commit`, `created` its config's RFC 3339 time when it has one."""
+
+    created: Optional[str]
+
+
+class ImageAdded(ImageSummary):
+    """An image a pull or an import stored, with what the store dropped or changed on the way in
+    (device nodes, FIFOs, setuid/setgid bits)."""
+
+    warnings: list[str]
+
+
+class _LayerInfoRequired(TypedDict):
+    diff_id: str
+    size: int
+    entries: int
+
+
+class LayerInfo(_LayerInfoRequired, total=False):
+    """One layer of an image: `diff_id` the digest of its uncompressed tar, `size` the bytes of its
+    regular files, `entries` its tar's entries; `digest`/`blob_size` of the blob as shipped and
+    `created_by` (the build step) when known."""
+
+    digest: Optional[str]
+    blob_size: Optional[int]
+    created_by: Optional[str]
+
+
+class _ImageDetailRequired(TypedDict):
+    name: str
+    digest: str
+    size: int
+    source: str
+    architecture: str
+    os: str
+    layers: list[LayerInfo]
+
+
+class ImageDetail(_ImageDetailRequired, total=False):
+    """One image (GET /images/{name}): its summary, its config's essentials, and its layers
+    bottom (the base) first. Unlike `ImageSummary`, `layers` is the list of them."""
+
+    created: Optional[str]
+    env: list[str]
+    entrypoint: list[str]
+    cmd: list[str]
+    working_dir: Optional[str]
+
+
+# What a layer entry is, in overlayfs terms (an OCI `.wh.<name>` is a "whiteout" at <name>).
+LayerEntryKind = Literal["file", "dir", "symlink", "hardlink", "whiteout"]
+
+
+class ChangedPath(TypedDict):
+    path: str
+    kind: LayerEntryKind
+    size: int
+
+
+class _LayerRowRequired(TypedDict):
+    index: int
+    size: int
+    entries: int
+    wasted_bytes: int
+    added: list[ChangedPath]
+    modified: list[ChangedPath]
+    deleted: list[ChangedPath]
+    opaque: list[str]
+
+
+class LayerRow(_LayerRowRequired, total=False):
+    """One layer of the layer view: what it adds (paths no layer below has), modifies (paths it
+    ships again) and deletes (whiteouts' targets and what they hid, the contents of its opaque
+    directories, with the kind and size they had), and its bytes the final view does not show."""
+
+    created_by: Optional[str]
+    upper: bool
+
+
+class _MergedEntryRequired(TypedDict):
+    path: str
+    layer: int
+    kind: LayerEntryKind
+    size: int
+
+
+class MergedEntry(_MergedEntryRequired, total=False):
+    """A path of the merged (final) view and the index of the topmost layer that ships it."""
+
+    target: Optional[str]
+
+
+class WastedFile(TypedDict):
+    path: str
+    copies: int
+    bytes: int
+
+
+class LayerView(TypedDict):
+    """GET /images/{name}/layers: the layers bottom first, the merged tree, and the bytes shipped
+    (`total_bytes`) that the final view does not show (`wasted_bytes`, `wasted` per path);
+    `efficiency` = 1 - wasted_bytes / total_bytes."""
+
+    layers: list[LayerRow]
+    merged: list[MergedEntry]
+    total_bytes: int
+    wasted_bytes: int
+    wasted: list[WastedFile]
+    efficiency: float
+
+
+# An archive to import: a path to the file, or its bytes.
+Archive = Union[str, "os.PathLike[str]", bytes]
+
+
 # One server-sent event of POST /run/stream: {"event": "queued" | "started" | "step_started" |
 # "step_finished" | "finished", ...}. An "error" event is raised as RootlabError instead.
 RunEvent = dict[str, Any]
@@ -218,8 +351,54 @@ class Client:
                                 headers={"X-Cancel-Token": token}, timeout=self.timeout)
         _raise_for_error(r)
 
+    def images(self) -> list[ImageSummary]:
+        """GET /images: the built-ins, then every stored name."""
+        return cast(list[ImageSummary], self._json("GET", self.api + "/images"))
+
+    def image(self, name: str) -> ImageDetail:
+        """GET /images/{name}: the image's config essentials and its layers (bottom first).
+        `name` is `tools`, `name[:tag]` or `sha256:<hex>`; an unknown one raises 404 `not_found`."""
+        return cast(ImageDetail, self._json("GET", f"{self.api}/images/{_segment(name)}"))
+
+    def layers(self, name: str) -> LayerView:
+        """GET /images/{name}/layers: what each layer added, modified and deleted, the merged
+        tree with each path's layer, the wasted bytes and the efficiency."""
+        return cast(LayerView, self._json("GET", f"{self.api}/images/{_segment(name)}/layers"))
+
+    def pull(self, reference: str, name: Optional[str] = None) -> ImageAdded:
+        """POST /images/pull: pull `reference` (`registry[:port]/name[:tag][@sha256:...]`) into
+        the server's store, as `name` if given. Only from registries the operator allows
+        (`--allow-registry`); else 403 `forbidden` naming `reference`; 502 when the registry fails."""
+        body: dict[str, str] = {"reference": reference}
+        if name is not None:
+            body["name"] = name
+        return cast(ImageAdded, self._json("POST", self.api + "/images/pull", body))
+
+    def import_image(self, archive: Archive, name: Optional[str] = None) -> ImageAdded:
+        """POST /images/import: upload a `docker save`/`podman save` tar or an OCI layout tar
+        (gzip allowed), given as a path or as bytes, and store it as `name` (default: the
+        archive's own name). Only with `--allow-import` (else 403 `forbidden`); 413 past the
+        server's size limit; 422 for an archive the store refuses (the message says why)."""
+        params = {"name": name} if name is not None else None
+        headers = {"Content-Type": "application/x-tar"}
+        url = self.api + "/images/import"
+        if isinstance(archive, bytes):
+            r = self.session.post(url, data=archive, params=params, headers=headers,
+                                  timeout=self.timeout)
+        else:
+            with open(archive, "rb") as f:
+                r = self.session.post(url, data=f, params=params, headers=headers,
+                                      timeout=self.timeout)
+        _raise_for_error(r)
+        return cast(ImageAdded, r.json())
+
     def openapi(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._json("GET", self.api + "/openapi.json"))
+
+
+def _segment(name: str) -> str:
+    """An image name as one URL path segment: `library/nginx:1.27` -> `library%2Fnginx%3A1.27`."""
+    return quote(name, safe="")
 
 
 def _raise_for_error(r: requests.Response) -> None:
