@@ -102,6 +102,25 @@ async fn imports_only_when_allowed_then_list_and_inspect() {
         .unwrap()
         .iter()
         .any(|m| m["path"] == "etc/motd"));
+    // A container's writable layer on top: it deleted etc/motd and added etc/app.conf.
+    let upper = json!({ "upper": [
+        { "path": "etc", "kind": "dir", "mode": 493 },
+        { "path": "etc/motd", "kind": "whiteout" },
+        { "path": "etc/app.conf", "kind": "file", "size": 9, "mode": 420 } ] });
+    let (status, _, body) = send(&on, post_json("/api/v1/images/motd%3A1/layers", upper)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let view = json_of(&body);
+    let top = &view["layers"][1];
+    assert_eq!(top["upper"], true);
+    assert_eq!(top["deleted"][0]["path"], "etc/motd");
+    assert_eq!(top["added"][0]["path"], "etc/app.conf");
+    let (status, _, body) = send(
+        &on,
+        post_json("/api/v1/images/motd%3A1/layers", json!({ "upper": 1 })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json_of(&body)["error"]["fields"][0]["field"], "upper");
     let (status, _, body) = send(&on, get("/api/v1/images/nope%3A1")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(json_of(&body)["error"]["fields"][0]["field"], "name");

@@ -53,7 +53,7 @@ export ROOTLAB_URL="$url" ROOTLAB_PID="$server_pid"
 
 status=0
 echo "== live tests"
-(cd "$here" && "$venv/bin/pytest" -q -p no:cacheprovider test_live.py test_ops.py test_security.py) || status=1
+(cd "$here" && "$venv/bin/pytest" -q -p no:cacheprovider test_live.py test_ops.py test_security.py test_images.py) || status=1
 
 echo "== schemathesis"
 # One worker: with several, hypothesis (under CPython 3.11) sometimes crashes in its own AST code.

@@ -257,8 +257,6 @@ def test_an_archive_the_store_refuses_is_422(lab):
     error_of(r, 422, "invalid_spec")
 
 
-@pytest.mark.xfail(strict=True, reason="the server answers an import over --allow-import with "
-                   "axum's 413 text/plain, not the JSON error body (docs/api.md: all answers under /api are JSON)")
 def test_an_archive_over_the_limit_is_a_json_413(lab):
     r = requests.post(lab.api + "/images/import", data=b"\0" * 50_000_001,
                       headers={"Content-Type": "application/x-tar"}, timeout=TIMEOUT)

@@ -199,6 +199,17 @@ pub async fn image_layers(name: &str) -> Result<LayerView, ApiError> {
     request(Method::GET, &format!("/images/{name}/layers"), None).await
 }
 
+/// The layer view of `name` with a container's writable layer on top
+/// (`POST /api/v1/images/{name}/layers`).
+pub async fn image_layers_with_upper(
+    name: &str,
+    upper: &[rootlab_shared::image::LayerEntry],
+) -> Result<LayerView, ApiError> {
+    let name = js_sys::encode_uri_component(name);
+    let body = serde_json::json!({ "upper": upper }).to_string();
+    request(Method::POST, &format!("/images/{name}/layers"), Some(body)).await
+}
+
 /// The limits the server enforces, so validation in the page matches the server's.
 pub async fn limits() -> Result<Limits, ApiError> {
     let response = RequestBuilder::new("/healthz")

@@ -172,12 +172,36 @@ pub struct ImageSummary {
     pub created: Option<String>,
 }
 
-/// One stored image in full: its config's essentials and its layers.
+/// One stored image in full: its config's essentials and its layers. In JSON the summary's
+/// fields sit beside the others, and `layers` is the list (its length is the summary's count).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(into = "DetailJson", from = "DetailJson")]
 pub struct ImageDetail {
-    #[serde(flatten)]
     pub summary: ImageSummary,
+    pub architecture: String,
+    pub os: String,
+    pub env: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub working_dir: Option<String>,
+    /// Bottom (the base) first.
+    pub layers: Vec<LayerInfo>,
+}
+
+/// [`ImageDetail`] as JSON (and in the OpenAPI document, as `ImageDetail`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ImageDetail))]
+pub struct DetailJson {
+    /// What specs name it by.
+    pub name: String,
+    /// The manifest's digest.
+    pub digest: String,
+    /// Bytes of its files once unpacked.
+    pub size: u64,
+    /// `builtin`, `import`, `pull`, `commit`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     pub architecture: String,
     pub os: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -190,6 +214,48 @@ pub struct ImageDetail {
     pub working_dir: Option<String>,
     /// Bottom (the base) first.
     pub layers: Vec<LayerInfo>,
+}
+
+impl From<ImageDetail> for DetailJson {
+    fn from(d: ImageDetail) -> Self {
+        let s = d.summary;
+        DetailJson {
+            name: s.name,
+            digest: s.digest,
+            size: s.size,
+            source: s.source,
+            created: s.created,
+            architecture: d.architecture,
+            os: d.os,
+            env: d.env,
+            entrypoint: d.entrypoint,
+            cmd: d.cmd,
+            working_dir: d.working_dir,
+            layers: d.layers,
+        }
+    }
+}
+
+impl From<DetailJson> for ImageDetail {
+    fn from(j: DetailJson) -> Self {
+        ImageDetail {
+            summary: ImageSummary {
+                name: j.name,
+                digest: j.digest,
+                layers: j.layers.len(),
+                size: j.size,
+                source: j.source,
+                created: j.created,
+            },
+            architecture: j.architecture,
+            os: j.os,
+            env: j.env,
+            entrypoint: j.entrypoint,
+            cmd: j.cmd,
+            working_dir: j.working_dir,
+            layers: j.layers,
+        }
+    }
 }
 
 /// One layer of a stored image.
@@ -283,6 +349,39 @@ mod tests {
             assert!(ImageRef(bad.into()).check().is_err(), "{bad}");
         }
         assert!(ImageRef("a".repeat(256)).check().is_err());
+    }
+
+    #[test]
+    fn a_detail_in_json_has_one_layers_key_the_list() {
+        let layer = LayerInfo {
+            diff_id: "sha256:aa".into(),
+            digest: None,
+            blob_size: None,
+            size: 1,
+            entries: 1,
+            created_by: None,
+        };
+        let detail = ImageDetail {
+            summary: ImageSummary {
+                name: "x:1".into(),
+                digest: "sha256:bb".into(),
+                layers: 1,
+                size: 1,
+                source: "import".into(),
+                created: None,
+            },
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            env: vec![],
+            entrypoint: vec![],
+            cmd: vec![],
+            working_dir: None,
+            layers: vec![layer],
+        };
+        let text = serde_json::to_string(&detail).unwrap();
+        assert_eq!(text.matches("\"layers\"").count(), 1, "{text}");
+        assert!(text.contains("\"name\":\"x:1\""));
+        assert_eq!(serde_json::from_str::<ImageDetail>(&text).unwrap(), detail);
     }
 
     #[test]

@@ -186,6 +186,8 @@ pub enum StepDetails {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Committed {
+    /// The image the container was started from: the layers this one goes on top of.
+    pub parent: crate::image::ImageRef,
     /// The sha256 of the uncompressed layer tar (`rootfs.diff_ids`).
     pub diff_id: String,
     /// Bytes of the layer tar as it crossed from the sandbox.

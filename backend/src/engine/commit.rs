@@ -45,6 +45,7 @@ pub fn finish(
             let mut skipped = layer.skipped;
             skipped.extend(c.warnings);
             result.details = Some(StepDetails::Committed(Committed {
+                parent: parent.clone(),
                 diff_id: c.layer.diff_id,
                 tar_bytes: layer.tar.len() as u64,
                 size: c.layer.size,

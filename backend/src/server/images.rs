@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use rootlab_shared::image::{ImageDetail, ImageRef, ImageSummary};
+use rootlab_shared::image::{ImageDetail, ImageRef, ImageSummary, LayerEntry};
 use rootlab_shared::layerview::{layer_view, LayerView};
 use rootlab_shared::spec::{Spec, Step};
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,7 @@ pub struct PullRequest {
 
 /// `POST /api/v1/images/import?name=...`.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// The name to store it under (default: the archive's own name, else none).
     pub name: Option<String>,
@@ -82,7 +84,10 @@ fn store_error(e: StoreError) -> AppError {
             "name",
             "no such image (GET /api/v1/images lists them)",
         )]),
-        e if e.is_invalid_input() => AppError::new(ErrorCode::InvalidSpec, e.to_string()),
+        e if e.is_invalid_input() => {
+            let why = e.to_string();
+            AppError::new(ErrorCode::InvalidSpec, why.clone()).with_fields(vec![field("", why)])
+        }
         e => {
             tracing::error!(error = %e, "image store");
             AppError::new(ErrorCode::Internal, "the image store failed")
@@ -109,7 +114,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<ImageSummary
 #[utoipa::path(get, path = "/api/v1/images/{name}", tag = "images",
     params(("name" = String, Path, description = "`tools`, `name[:tag]` (URL-encoded: `library%2Fnginx%3A1.27`) or `sha256:<hex>`")),
     responses(
-        (status = 200, description = "The image", body = ImageDetail),
+        (status = 200, description = "The image", body = rootlab_shared::image::DetailJson),
         (status = 404, description = "No such image", body = ErrorBody),
     ))]
 pub async fn inspect(
@@ -140,6 +145,50 @@ pub async fn layers(
         .map(Json)
 }
 
+/// `POST /api/v1/images/{name}/layers`: a container's writable layer to show on top.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpperLayer {
+    /// The layer's entries, as a `commit` step's result lists them.
+    pub upper: Vec<LayerEntry>,
+}
+
+/// The layer view with a container's writable layer as the top row (the entries of a `commit`
+/// step's result): what the container added, changed and deleted over the image.
+#[utoipa::path(post, path = "/api/v1/images/{name}/layers", tag = "images",
+    params(("name" = String, Path, description = "The container's image, URL-encoded")),
+    request_body = UpperLayer,
+    responses(
+        (status = 200, description = "The layer view, the writable layer last", body = LayerView),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 404, description = "No such image", body = ErrorBody),
+        (status = 422, description = "Not a list of layer entries", body = ErrorBody),
+    ))]
+pub async fn layers_with_upper(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    super::extract::JsonBytes(body): super::extract::JsonBytes,
+) -> Result<Json<LayerView>, AppError> {
+    let image = image_ref(&name)?;
+    let upper: UpperLayer = serde_json::from_slice(&body).map_err(|e| {
+        AppError::new(ErrorCode::InvalidSpec, format!("not a writable layer: {e}")).with_fields(
+            vec![field(
+                "upper",
+                "a list of layer entries {path, kind, size?, mode?, target?, opaque?}",
+            )],
+        )
+    })?;
+    let store = service(&state)?.store.clone();
+    blocking(move || {
+        store
+            .listing(&image)
+            .map(|l| layer_view(&l, Some(&upper.upper)))
+    })
+    .await
+    .map(Json)
+}
+
 fn image_ref(name: &str) -> Result<ImageRef, AppError> {
     let image = ImageRef(name.to_string());
     image.check().map_err(|why| {
@@ -157,6 +206,8 @@ fn image_ref(name: &str) -> Result<ImageRef, AppError> {
     request_body = PullRequest,
     responses(
         (status = 201, description = "Pulled and stored", body = ImageAdded),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 403, description = "Pulls are off, or the registry is not one the server allows", body = ErrorBody),
         (status = 422, description = "A bad reference or name, or an image the store refuses", body = ErrorBody),
         (status = 502, description = "The registry failed", body = ErrorBody),
@@ -190,6 +241,12 @@ pub async fn pull(
         ..PullOptions::default()
     };
     let dir = pull_dir(&svc.store);
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            tracing::error!(error = %e, "creating {}", parent.display());
+            AppError::new(ErrorCode::Internal, "the image store failed")
+        })?;
+    }
     let pulled = pull_to_layout(&req.reference, &dir, &opts, &mut |_| {}).await;
     if let Err(e) = pulled {
         let _ = std::fs::remove_dir_all(&dir);
@@ -252,12 +309,14 @@ fn added_of(imported: Imported) -> ImageAdded {
         (status = 201, description = "Imported", body = ImageAdded),
         (status = 403, description = "Imports are off", body = ErrorBody),
         (status = 413, description = "Larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "Not application/x-tar, application/gzip or application/octet-stream", body = ErrorBody),
         (status = 422, description = "An archive the store refuses (the message says why)", body = ErrorBody),
     ))]
 pub async fn import(
     State(state): State<AppState>,
     Query(query): Query<ImportQuery>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ImageAdded>), AppError> {
     let svc = service(&state)?.clone();
     let Some(limit) = svc.import_limit else {
@@ -266,10 +325,12 @@ pub async fn import(
             "this server does not import images (its operator can allow it with --allow-import)",
         ));
     };
+    archive_content_type(&headers)?;
+    let body = body.map_err(|r| too_large_or_unreadable(r.status(), limit))?;
     if body.len() > limit {
-        return Err(AppError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the archive is larger than this server's {limit} bytes"),
+        return Err(too_large_or_unreadable(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            limit,
         ));
     }
     if let Some(n) = &query.name {
@@ -287,6 +348,46 @@ pub async fn import(
     .await;
     let _ = std::fs::remove_file(&file);
     Ok((StatusCode::CREATED, Json(added_of(added?))))
+}
+
+/// An archive comes as `application/x-tar`, `application/gzip` or `application/octet-stream`.
+fn archive_content_type(headers: &HeaderMap) -> Result<(), AppError> {
+    let essence = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if [
+        "application/x-tar",
+        "application/gzip",
+        "application/octet-stream",
+    ]
+    .contains(&essence.as_str())
+    {
+        return Ok(());
+    }
+    Err(AppError::new(
+        ErrorCode::UnsupportedMediaType,
+        "an image archive is sent as application/x-tar (or application/gzip, application/octet-stream)",
+    )
+    .with_fields(vec![field("Content-Type", format!("`{essence}` is not an archive type"))]))
+}
+
+fn too_large_or_unreadable(status: StatusCode, limit: usize) -> AppError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the archive is larger than this server's {limit} bytes (--allow-import)"),
+        )
+        .with_fields(vec![field("", "larger than the server accepts")])
+    } else {
+        AppError::new(ErrorCode::BadJson, "the archive could not be read")
+            .with_fields(vec![field("", "the upload broke off")])
+    }
 }
 
 fn store_io(e: std::io::Error, path: &std::path::Path) -> StoreError {

@@ -149,7 +149,10 @@ fn api_v1(state: AppState) -> Router<AppState> {
             post(images::import).layer(DefaultBodyLimit::max(import_limit)),
         )
         .route("/images/{name}", get(images::inspect))
-        .route("/images/{name}/layers", get(images::layers))
+        .route(
+            "/images/{name}/layers",
+            get(images::layers).post(images::layers_with_upper),
+        )
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state, ratelimit::limit))

@@ -26,6 +26,7 @@ use super::{error, health, images, presets, runs, AppState};
         images::list,
         images::inspect,
         images::layers,
+        images::layers_with_upper,
         images::pull,
         images::import,
         health::livez,

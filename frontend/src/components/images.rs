@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use super::image_layers::ImageLayers;
 use crate::api::{self, ApiError};
-use crate::model::images::{bytes, count};
+use crate::model::images::{self, bytes, count};
 use crate::state::Remote;
 
 #[derive(Properties, PartialEq)]
@@ -83,7 +83,10 @@ async fn fetch(
     view: UseStateHandle<Option<(AttrValue, Remote<Rc<LayerView>>)>>,
     current: Rc<RefCell<Option<String>>>,
 ) {
-    let got = remote(api::image_layers(&name).await);
+    let got = match images::upper_for(&name) {
+        Some(upper) => remote(api::image_layers_with_upper(&name, &upper).await),
+        None => remote(api::image_layers(&name).await),
+    };
     if current.borrow().as_deref() == Some(name.as_str()) {
         view.set(Some((name.into(), got)));
     }

@@ -141,9 +141,18 @@ fn committed(c: &Committed) -> Html {
         (Some(img), _) => format!("Stored as {} ({} layers)", img.name, img.layers),
         (None, note) => note.clone().unwrap_or_default(),
     };
+    let parent = c.parent.to_string();
+    let entries = c.entries.clone();
+    let show_on_top = Callback::from(move |_: MouseEvent| {
+        crate::model::images::set_upper(&parent, entries.clone());
+        crate::hooks::push_fragment(&crate::model::images::fragment(Some(&parent)));
+    });
     html! {
         <details class="committed" open=true>
             <summary>{ format!("layer {} · {} entries", c.diff_id, c.entries.len()) }</summary>
+            <button type="button" class="show-upper" onclick={show_on_top}>
+                { format!("See it as the top layer over {}'s layers", c.parent) }
+            </button>
             <ul class="layer-entries">{ for c.entries.iter().map(row) }</ul>
             { for c.skipped.iter().map(|s| html! { <p class="muted">{ format!("Skipped {s}") }</p> }) }
             <p>{ stored }</p>

@@ -1,7 +1,11 @@
 //! The Images page's view models: a layer's changes and the merged tree as tree rows (drawn by
 //! the tree diff component), the `#images/<name>` route, and bytes and shares in words.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
+use std::rc::Rc;
+
+use rootlab_shared::image::LayerEntry;
 
 use rootlab_shared::image::LayerEntryKind;
 use rootlab_shared::layerview::{tree_order, LayerRow, LayerView};
@@ -209,3 +213,30 @@ pub fn short_step(step: Option<&str>, max: usize) -> String {
 #[cfg(test)]
 #[path = "images_tests.rs"]
 mod tests;
+
+thread_local! {
+    /// A container's writable layer a result asked to see on top of its image's layers: the
+    /// image's name and the layer's entries. The Images page shows it with that image until
+    /// another image is picked.
+    static UPPER: RefCell<Option<(String, Rc<Vec<LayerEntry>>)>> = const { RefCell::new(None) };
+}
+
+/// Show `entries` as the top layer the next time the Images page shows `image`.
+pub fn set_upper(image: &str, entries: Vec<LayerEntry>) {
+    UPPER.with(|u| *u.borrow_mut() = Some((image.to_string(), Rc::new(entries))));
+}
+
+/// The writable layer to put on top of `image`, if a result asked for one; any other image
+/// clears it.
+pub fn upper_for(image: &str) -> Option<Rc<Vec<LayerEntry>>> {
+    UPPER.with(|u| {
+        let mut u = u.borrow_mut();
+        match u.as_ref() {
+            Some((name, entries)) if name == image => Some(entries.clone()),
+            _ => {
+                *u = None;
+                None
+            }
+        }
+    })
+}
