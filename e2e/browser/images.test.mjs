@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deflateRawSync } from 'node:zlib';
 import { launch, BASE, shot } from './lib.mjs';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'frontend', 'tests', 'fixtures');
@@ -170,6 +171,46 @@ test('10,100 entries: directories start collapsed with their counts, long change
   assert.ok(await changes.locator('tr.row').count() < 100, 'only the rows in view are in the DOM');
   await changes.locator('.tree-scroll.virtual').evaluate((el) => { el.scrollTop = el.scrollHeight; });
   await changes.locator('tr[data-path="d99/f099"]').waitFor();
+  assert.deepEqual(browser.errors, []);
+});
+
+test('a container\'s writable layer, committed in a run, shows as the top row over its image', async () => {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  // docker run of the demo image, changes, docker commit (this server keeps no commits: the step
+  // still lists the layer).
+  const spec = {
+    version: 1,
+    title: 'a writable layer',
+    steps: [
+      { op: 'container', name: 'app', image: NAME },
+      { op: 'run', in: 'app', argv: ['/bin/sh', '-c', 'echo v3 > /opt/app/config; rm /etc/hostname; echo new > /etc/app.conf'] },
+      { op: 'commit', container: 'app', name: 'demo/committed:1' },
+    ],
+  };
+  const link = Buffer.from(deflateRawSync(Buffer.from(JSON.stringify(spec)), { level: 9 })).toString('base64url');
+  await page.goto(`${BASE}/#spec=${link}&run=1`);
+  const show = page.locator('.committed button.show-upper');
+  await show.waitFor();
+  await show.scrollIntoViewIfNeeded();
+  assert.match(await show.innerText(), new RegExp(`over ${NAME}`));
+  await show.click();
+  await ready();
+  await page.locator('.layer-table').waitFor();
+  assert.equal(new URL(page.url()).hash, `#images/${ENCODED}`);
+  // Topmost first: the writable layer (W), then the image's three.
+  const order = await page.locator('.layer-table tr.layer-row').evaluateAll((rs) => rs.map((r) => r.dataset.layer));
+  assert.deepEqual(order, ['3', '2', '1', '0']);
+  const top = row(3);
+  assert.equal(await top.getAttribute('class').then((c) => c.includes('upper')), true);
+  // Added: etc/app.conf, and the mount points /proc and /dev the runtime made (as docker's init
+  // layer does); changed: opt/app/config; deleted: etc/hostname.
+  assert.equal((await top.locator('.lt-counts .count').allInnerTexts()).join(' '), '+3 ~1 −1');
+  await top.locator('.layer-pick').click();
+  const changes = page.locator('.layer-changes[data-layer="3"]');
+  await changes.waitFor();
+  assert.equal(await changes.locator('tr.removed[data-path="etc/hostname"]').count(), 1);
+  assert.equal(await changes.locator('tr.changed[data-path="opt/app/config"]').count(), 1);
+  await shot(page, 'images-upper-1280');
   assert.deepEqual(browser.errors, []);
 });
 

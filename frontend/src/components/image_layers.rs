@@ -42,8 +42,8 @@ pub fn ImageLayers(props: &ImageLayersProps) -> Html {
             if let Some(layer) = view.layers.get(index) {
                 <section class="layer-changes" id="layer-changes" aria-labelledby="layer-changes-title" data-layer={index.to_string()}>
                     <h3 id="layer-changes-title">{ format!("{}: what it changes", layer_name(layer)) }</h3>
-                    <p class="layer-step"><code>{ layer.created_by.as_deref().unwrap_or("(no history recorded)") }</code></p>
-                    <TreeDiff rows={changes} left={format!("Changes of {}", layer_name(layer))} right="" single=true only_nonzero=true />
+                    <p class="layer-step"><code>{ layer.created_by.as_deref().unwrap_or(if layer.upper { "(what the container wrote; a commit makes it a layer)" } else { "(no history recorded)" }) }</code></p>
+                    <TreeDiff rows={changes} left={format!("Changes of {}", layer_name(layer).to_lowercase())} right="" single=true only_nonzero=true />
                 </section>
             }
             { wasted(view) }
@@ -57,7 +57,7 @@ pub fn ImageLayers(props: &ImageLayersProps) -> Html {
 
 fn layer_name(layer: &LayerRow) -> String {
     if layer.upper {
-        "The writable layer".into()
+        "The container's writable layer".into()
     } else {
         format!("Layer {}", layer.index)
     }

@@ -145,7 +145,7 @@ fn committed(c: &Committed) -> Html {
     let entries = c.entries.clone();
     let show_on_top = Callback::from(move |_: MouseEvent| {
         crate::model::images::set_upper(&parent, entries.clone());
-        crate::hooks::push_fragment(&crate::model::images::fragment(Some(&parent)));
+        crate::hooks::go_to_fragment(&crate::model::images::fragment(Some(&parent)));
     });
     html! {
         <details class="committed" open=true>

@@ -13,7 +13,7 @@ mod use_server_watch;
 
 pub use use_countdown::use_retry_countdown;
 pub use use_history::{apply_link, use_history};
-pub use use_images_route::{push_fragment, use_images_route};
+pub use use_images_route::{go_to_fragment, push_fragment, use_images_route};
 pub use use_link::{current_link, use_link_sync};
 pub use use_progress::{stored_progress, use_progress_store};
 pub use use_reveal::{reveal, use_reveal};

@@ -49,3 +49,11 @@ pub fn push_fragment(fragment: &str) {
         let _ = history.push_state_with_url(&JsValue::NULL, "", Some(fragment));
     }
 }
+
+/// Go to `fragment` from anywhere in the app: a new history entry whose `hashchange` every
+/// [`use_images_route`] sees.
+pub fn go_to_fragment(fragment: &str) {
+    if let Some(location) = web_sys::window().map(|w| w.location()) {
+        let _ = location.set_hash(fragment.trim_start_matches('#'));
+    }
+}
