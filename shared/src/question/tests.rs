@@ -13,16 +13,21 @@ macro_rules! recorded {
     };
 }
 
-const RECORDED: [(&str, &str); 11] = [
+const RECORDED: [(&str, &str); 16] = [
     recorded!("seed-inherit"),
     recorded!("seed-tmpfs"),
     recorded!("seed-propagation-leak"),
     recorded!("seed-propagation-private"),
     recorded!("seed-propagation-slave"),
+    recorded!("propagation-userns"),
+    recorded!("bind-rslave"),
+    recorded!("move-mount"),
+    recorded!("background-watch"),
     recorded!("seed-chroot"),
     recorded!("seed-chroot-missing-lib"),
     recorded!("seed-kernel"),
     recorded!("seed-union"),
+    recorded!("overlay-options"),
     recorded!("seed-layers"),
     recorded!("pivot-vs-chroot"),
 ];
