@@ -90,9 +90,9 @@ fn check_userns(r: &RunResult) {
 fn check_bind_rslave(r: &RunResult) {
     r.steps.iter().for_each(assert_ok);
     assert_eq!(
-        ran(r, "mount --rbind --make-rslave /srv/data /vol", false).syscalls,
+        ran(r, "mount --rbind --make-rslave /data /vol", false).syscalls,
         [
-            "mount(\"/srv/data\", \"/vol\", NULL, MS_BIND|MS_REC, NULL)",
+            "mount(\"/data\", \"/vol\", NULL, MS_BIND|MS_REC, NULL)",
             "mount(NULL, \"/vol\", NULL, MS_REC|MS_SLAVE, NULL)"
         ]
     );
@@ -100,19 +100,16 @@ fn check_bind_rslave(r: &RunResult) {
         snapshot_view(r, "after", "host"),
         snapshot_view(r, "after", "c1"),
     );
-    let from_host = mount_at(host, "/srv/data/cache").unwrap();
-    let arrived = mount_at(c1, "/vol/cache").expect("arrived under the slave bind");
+    let from_host = mount_at(host, "/data/in").unwrap();
+    let arrived = mount_at(c1, "/vol/in").expect("arrived under the slave bind");
     assert_eq!(arrived.propagation, "private,slave");
     assert_eq!(arrived.master, from_host.shared);
-    assert!(has_path(c1, "/vol", "/vol/cache/new.txt"));
-    assert!(mount_at(c1, "/vol-private/cache").is_none());
-    assert!(!has_path(c1, "/vol-private", "/vol-private/cache/new.txt"));
-    assert_eq!(mount_at(c1, "/vol/scratch").unwrap().propagation, "private");
-    assert!(
-        mount_at(host, "/srv/data/scratch").is_none(),
-        "nothing back"
-    );
-    assert!(!has_path(host, "/srv/data", "/srv/data/scratch/c1.txt"));
+    assert!(has_path(c1, "/vol", "/vol/in/new.txt"));
+    assert!(mount_at(c1, "/priv/in").is_none());
+    assert!(!has_path(c1, "/priv", "/priv/in/new.txt"));
+    assert_eq!(mount_at(c1, "/vol/out").unwrap().propagation, "private");
+    assert!(mount_at(host, "/data/out").is_none(), "nothing back");
+    assert!(!has_path(host, "/data", "/data/out/c1.txt"));
     assert!(
         mount_at(host, "/vol").is_none(),
         "the bind itself stayed in c1"
