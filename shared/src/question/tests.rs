@@ -89,6 +89,30 @@ fn a_pick_is_graded_right_or_wrong_with_the_evidence() {
 }
 
 #[test]
+fn the_new_lessons_grade_a_wrong_pick_with_the_kernels_side() {
+    // The rootless container: "the umount works" is graded against the EINVAL the kernel gave.
+    let q = presets::get("propagation-userns")
+        .unwrap()
+        .question
+        .unwrap();
+    let wrong = q.verdict(Some(0), &result_of("propagation-userns"));
+    assert!(!wrong.correct);
+    assert!(
+        wrong.graded[0].actual.contains("refused with EINVAL"),
+        "{}",
+        wrong.graded[0].actual
+    );
+    // Two actors at once: "gave up" is graded against what the running program printed.
+    let q = presets::get("background-watch").unwrap().question.unwrap();
+    let wrong = q.verdict(Some(1), &result_of("background-watch"));
+    assert!(!wrong.correct);
+    assert!(wrong.graded[1].actual.contains("/mnt/x is a mountpoint"));
+    // The move: right is EINVAL, whatever the fix after it did.
+    let q = presets::get("move-mount").unwrap().question.unwrap();
+    assert!(q.verdict(Some(q.answer), &result_of("move-mount")).correct);
+}
+
+#[test]
 fn problems_name_bad_questions() {
     let p = presets::get("seed-union").unwrap();
     let mut q = p.question.clone().unwrap();
