@@ -327,6 +327,10 @@ fn a_mount_moves_unless_its_parent_is_shared() {
     };
     let r = w.run(spec("private"));
     assert_eq!(r.steps[3].command, "mount --move /a /b");
+    assert_eq!(
+        r.steps[3].syscalls,
+        ["mount(\"/a\", \"/b\", NULL, MS_MOVE, NULL)"]
+    );
     assert_ok(&r.steps[3]);
     let v = snapshot_view(&r, "s", "host");
     assert!(mount_at(v, "/b").is_some_and(|m| m.fstype == "tmpfs"));

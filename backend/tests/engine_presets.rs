@@ -8,7 +8,9 @@ use std::os::unix::fs::chown;
 use std::path::PathBuf;
 use std::process::Command;
 
-use engine_support::{errno, mount_at, names, snapshot_view, stdout, tree, Worker, WORKER};
+use engine_support::{
+    errno, mount_at, names, op_lessons, snapshot_view, stdout, tree, Worker, WORKER,
+};
 use rootlab_shared::presets;
 use rootlab_shared::result::{RunResult, RunStatus, StepDetails, StepOutcome};
 
@@ -26,7 +28,10 @@ fn check(id: &str, r: &RunResult) {
         "seed-union" => union(r),
         "seed-layers" => layers(r),
         "pivot-vs-chroot" => pivot_vs_chroot(r),
-        other => panic!("no expected outcome written for preset {other}"),
+        other => op_lessons::check(other)
+            .unwrap_or_else(|| panic!("no expected outcome written for preset {other}"))(
+            r
+        ),
     }
 }
 

@@ -1,7 +1,7 @@
 // Accessibility: axe-core (run in the page) finds no serious or critical violation on the
-// gallery, three lessons' results (a leak, overlay layers, escaped vs contained), a lesson's
-// question and its graded answer, and the composer (with its expectations), in the light and the
-// dark colour scheme.
+// gallery, four lessons' results (a leak, overlay layers, escaped vs contained, steps refused and
+// allowed), a lesson's question and its graded answer, and the composer (with its expectations),
+// in the light and the dark colour scheme.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ for (const colorScheme of ['light', 'dark']) {
       await page.locator('details#quiz summary').click();
       assert.deepEqual(await violations(page), []);
     });
-    for (const id of ['seed-propagation-leak', 'seed-layers', 'pivot-vs-chroot']) {
+    for (const id of ['seed-propagation-leak', 'seed-layers', 'pivot-vs-chroot', 'move-mount']) {
       await t.test(`a lesson result: ${id}`, async () => {
         await page.locator(`.card[data-preset="${id}"] .run-preset`).click();
         // This lesson's result, not the last one's (dimmed while the new run goes on).

@@ -65,6 +65,31 @@ const POINTS = {
     assert.ok(await page.locator('.findmnt tr.added[data-target="/tmp"]').count() > 0, "c1's own mount is in c1's table only");
     assert.equal(await page.locator('.findmnt tr.leak').count(), 0, 'nothing leaks from a slave');
   },
+  async 'propagation-userns'(page) {
+    // Host vs c1: the host's later /mnt/late is in both tables, the umount of an inherited mount refused.
+    assert.equal(await page.locator('.findmnt tr[data-target="/mnt/late"]').count(), 2, "the host's later mount reached c1");
+    assert.equal(await page.locator('.findmnt tr.leak').count(), 0, 'nothing leaks from the rootless container');
+    assert.equal((await page.locator('.tl-step.err[data-op="umount"] .verdict').innerText()).trim(), 'EINVAL');
+  },
+  async 'bind-rslave'(page) {
+    assert.equal(await page.locator('.findmnt tr[data-target="/data/in"]').count(), 2, 'the host mount, and its copy in c1');
+    assert.ok(await page.locator('.findmnt tr.added[data-target="/vol/in"]').count() > 0, 'it arrived under the slave bind');
+    assert.equal(await page.locator('.findmnt tr[data-target="/priv/in"]').count(), 0, 'not under the private one');
+    assert.equal(await page.locator('.findmnt tr.leak').count(), 0);
+  },
+  async 'move-mount'(page) {
+    assert.equal((await page.locator('.tl-step.err[data-op="move"] .verdict').innerText()).trim(), 'EINVAL');
+    assert.equal(await page.locator('.tl-step.ok[data-op="move"]').count(), 1, 'the same move, once / is private');
+    assert.ok(await page.locator('.findmnt tr.added[data-target="/mnt/new"]').count() > 0, 'the mount is on /mnt/new after');
+  },
+  async 'background-watch'(page) {
+    assert.match(await page.locator('.tl-step[data-op="wait"]').innerText(), /is not a mountpoint\s+\/mnt\/x is a mountpoint/);
+  },
+  async 'overlay-options'(page) {
+    assert.equal((await page.locator('.tl-step.err[data-op="overlay"] .verdict').innerText()).trim(), 'EINVAL');
+    assert.match(await page.locator('.tl-step.err[data-op="overlay"]').innerText(), /metacopy=on/);
+    assert.match(await page.locator('.timeline').innerText(), /fsync=volatile/);
+  },
   async 'seed-chroot-missing-lib'(page) {
     const failed = page.locator('.tl-step.err[data-op="run"]');
     assert.equal((await failed.locator('.verdict').innerText()).trim(), 'ENOENT');

@@ -64,6 +64,47 @@ const EVIDENCE = {
     },
     tone: 'good',
   },
+  'propagation-userns': {
+    show: ['.ev-attempts .attempt.refused[data-actor="c1"]', '.ev-mounts tr.present[data-target="/mnt/late"]', '.ev-mounts tr.absent[data-target="/tmp"]'],
+    async names(page) {
+      assert.match(await text(page, '.ev-attempts .attempt.refused'), /umount \/mnt\/data[\s\S]*EINVAL/);
+      assert.match(await text(page, '.ev-mounts tr[data-target="/mnt/late"]'), /c1[\s\S]*master:\d+/, 'it arrived as a slave');
+      return ['user namespace', 'private,slave', '/mnt/late reached it', 'umount /mnt/data failed with EINVAL', 'locked'];
+    },
+    tone: 'good',
+  },
+  'bind-rslave': {
+    show: ['.ev-mounts tr.present[data-target="/vol/in"]', '.ev-mounts tr.absent[data-target="/priv/in"]', '.ev-mounts tr.absent[data-target="/data/out"]'],
+    async names(page) {
+      assert.match(await text(page, '.ev-mounts tr[data-target="/vol/in"]'), /c1[\s\S]*master:\d+/, 'it came from a master');
+      return ['arrived at /vol/in', '/priv (private) has no mount there', '/vol/out did not go back'];
+    },
+    tone: 'good',
+  },
+  'move-mount': {
+    show: ['.ev-attempts .attempt.refused', '.ev-attempts .attempt.done', '.ev-mounts tr.present[data-target="/mnt/new"]'],
+    async names(page) {
+      assert.match(await text(page, '.ev-attempts .attempt.refused'), /mount --move \/mnt\/old \/mnt\/new[\s\S]*EINVAL/);
+      return ['failed with EINVAL', "parent / was shared", 'mount --make-rprivate /', 'tmpfs is now on /mnt/new'];
+    },
+    // A move is a true removal: the file left /mnt/old with its mount.
+    removed: 1,
+  },
+  'background-watch': {
+    show: ['.ev-box.output[data-actor="c1"] .ev-stdout'],
+    async names(page) {
+      assert.match(await text(page, '.ev-stdout'), /is not a mountpoint\n\/mnt\/x is a mountpoint\n.* \/mnt\/x .*shared:\d+/);
+      return ['already running when the host mounted on /mnt/x', 'saw the mount arrive'];
+    },
+  },
+  'overlay-options': {
+    show: ['.ev-attempts .attempt.done', '.ev-attempts .attempt.refused'],
+    async names(page) {
+      assert.match(await text(page, '.ev-attempts .attempt.done'), /volatile[\s\S]*OK[\s\S]*fsync=volatile/);
+      assert.match(await text(page, '.ev-attempts .attempt.refused'), /metacopy=on[\s\S]*EINVAL[\s\S]*user namespace/);
+      return ['took volatile', 'fsync=volatile', 'metacopy=on', 'EINVAL'];
+    },
+  },
   'seed-chroot': {
     show: ['.ev-box.output .ev-stdout'],
     async names(page) {
@@ -154,8 +195,8 @@ for (const size of [{ width: 1280, height: 720 }, { width: 390, height: 844 }]) 
         for (const name of await want.names(page)) assert.ok(sentence.includes(name), `the sentence names ${JSON.stringify(name)}: ${sentence}`);
         if (want.tone) assert.ok(await page.locator(`.point.${want.tone}`).count(), `the card reads ${want.tone}`);
         const removed = await page.locator('.diff-summary .count.removed').innerText();
-        assert.equal(removed.trim(), '0 removed', 'no false "removed" in the default comparison');
-        assert.equal(await page.locator('.findmnt tr.removed').count(), 0, 'no mount row shown as removed');
+        assert.equal(removed.trim(), `${want.removed ?? 0} removed`, 'no false "removed" in the default comparison');
+        assert.equal(await page.locator('.findmnt tr.removed').count(), want.removed ?? 0, 'no mount row shown as removed');
         for (const mark of await page.locator('.legend li').evaluateAll((li) => li.map((l) => l.dataset.mark))) {
           assert.ok(await page.locator(MARKED[mark]).count() > 0, `the legend explains "${mark}", which the comparison shows`);
         }

@@ -57,7 +57,7 @@ impl From<&Preset> for PresetSummary {
 }
 
 /// (file name, contents), in lesson order.
-const SOURCES: [(&str, &str); 11] = [
+const SOURCES: [(&str, &str); 16] = [
     ("seed-inherit", include_str!("../presets/seed-inherit.json")),
     ("seed-tmpfs", include_str!("../presets/seed-tmpfs.json")),
     (
@@ -72,6 +72,16 @@ const SOURCES: [(&str, &str); 11] = [
         "seed-propagation-slave",
         include_str!("../presets/seed-propagation-slave.json"),
     ),
+    (
+        "propagation-userns",
+        include_str!("../presets/propagation-userns.json"),
+    ),
+    ("bind-rslave", include_str!("../presets/bind-rslave.json")),
+    ("move-mount", include_str!("../presets/move-mount.json")),
+    (
+        "background-watch",
+        include_str!("../presets/background-watch.json"),
+    ),
     ("seed-chroot", include_str!("../presets/seed-chroot.json")),
     (
         "seed-chroot-missing-lib",
@@ -79,6 +89,10 @@ const SOURCES: [(&str, &str); 11] = [
     ),
     ("seed-kernel", include_str!("../presets/seed-kernel.json")),
     ("seed-union", include_str!("../presets/seed-union.json")),
+    (
+        "overlay-options",
+        include_str!("../presets/overlay-options.json"),
+    ),
     ("seed-layers", include_str!("../presets/seed-layers.json")),
     (
         "pivot-vs-chroot",
@@ -147,10 +161,15 @@ mod tests {
             "seed-propagation-leak",
             "seed-propagation-private",
             "seed-propagation-slave",
+            "propagation-userns",
+            "bind-rslave",
+            "move-mount",
+            "background-watch",
             "seed-chroot",
             "seed-chroot-missing-lib",
             "seed-kernel",
             "seed-union",
+            "overlay-options",
             "seed-layers",
             "pivot-vs-chroot",
         ];

@@ -18,7 +18,7 @@ pub fn tmpfs_data(limits: &Limits, size: Option<u64>, mode: Option<u32>) -> Stri
 
 /// `MS_BIND|MS_REC` style names, `0` for none.
 pub fn flag_names(flags: MsFlags) -> String {
-    const NAMES: [(MsFlags, &str); 14] = [
+    const NAMES: [(MsFlags, &str); 15] = [
         (MsFlags::MS_RDONLY, "MS_RDONLY"),
         (MsFlags::MS_NOSUID, "MS_NOSUID"),
         (MsFlags::MS_NODEV, "MS_NODEV"),
@@ -33,6 +33,7 @@ pub fn flag_names(flags: MsFlags) -> String {
         (MsFlags::MS_UNBINDABLE, "MS_UNBINDABLE"),
         (MsFlags::MS_RELATIME, "MS_RELATIME"),
         (MsFlags::MS_NODIRATIME, "MS_NODIRATIME"),
+        (MsFlags::MS_MOVE, "MS_MOVE"),
     ];
     let names: Vec<&str> = NAMES
         .iter()
@@ -206,6 +207,7 @@ mod tests {
             flag_names(MsFlags::MS_BIND | MsFlags::MS_REC),
             "MS_BIND|MS_REC"
         );
+        assert_eq!(flag_names(MsFlags::MS_MOVE), "MS_MOVE");
     }
 
     #[test]

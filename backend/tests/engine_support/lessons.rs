@@ -1,5 +1,5 @@
-//! The lesson outcomes of LESSONS.md as small specs with the checks the kernel's answer must pass;
-//! run as root and rootless.
+//! The lesson outcomes of LESSONS.md as small specs with the checks the kernel's answer must pass,
+//! then the lessons of the later operations (`op_lessons`); run as root and rootless.
 
 use rootlab_shared::result::{FileKind, RunResult, RunStatus, StepDetails, StepOutcome};
 use serde_json::{json, Value};
@@ -66,6 +66,9 @@ pub fn all() -> Vec<Lesson> {
             check: check_pivot_vs_chroot,
         },
     ]
+    .into_iter()
+    .chain(super::op_lessons::all())
+    .collect()
 }
 
 fn seed_files() -> Value {

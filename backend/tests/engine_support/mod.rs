@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod lessons;
+pub mod op_lessons;
 pub mod probe;
 
 use std::collections::BTreeSet;

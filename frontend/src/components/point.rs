@@ -9,7 +9,7 @@ use super::glossary::{propagation_header, rich};
 use crate::model::mounts::{propagation_label, source_label};
 use crate::model::point::entries as count_entries;
 use crate::model::point::{
-    EntryLine, Escape, Evidence, Listing, MountLine, MountMark, OutputLine, Point, Refusal,
+    Attempt, EntryLine, Escape, Evidence, Listing, MountLine, MountMark, OutputLine, Point, Refusal,
 };
 
 #[derive(Properties, PartialEq)]
@@ -53,6 +53,31 @@ fn evidence(e: &Evidence) -> Html {
         Evidence::Listings(list) => {
             html! { <div class="ev-pair">{ for list.iter().map(listing) }</div> }
         }
+        Evidence::Attempts {
+            attempts,
+            mounts: rows,
+        } => html! {
+            <>
+                <ol class="ev-attempts">{ for attempts.iter().map(attempt) }</ol>
+                if !rows.is_empty() { { mounts(rows) } }
+            </>
+        },
+    }
+}
+
+/// A step as tried: refused (with its errno) or done, and why or what it left.
+fn attempt(a: &Attempt) -> Html {
+    let (class, verdict) = match &a.errno {
+        Some(errno) => ("refused", errno.clone()),
+        None => ("done", "OK".to_string()),
+    };
+    html! {
+        <li class={classes!("ev-box", "attempt", class)} data-actor={a.actor.clone()}>
+            <p class="ev-head"><span class="actor">{ &a.actor }</span>{ " $ " }<code>{ &a.command }</code></p>
+            <p><strong class="ev-verdict">{ verdict }</strong>
+                if !a.note.is_empty() { { " " }<span class="ev-note">{ &a.note }</span> }
+            </p>
+        </li>
     }
 }
 

@@ -155,7 +155,12 @@ mod tests {
                 .filter(|row| row.change == Change::Removed)
                 .map(|row| row.rel)
                 .collect();
-            assert!(removed.is_empty(), "{id}: {removed:?} shown as removed");
+            // A move is a true removal: the file went with its mount to /mnt/new.
+            let real: &[&str] = match id {
+                "move-mount" => &["old/hello.txt"],
+                _ => &[],
+            };
+            assert_eq!(removed, real, "{id}: shown as removed");
         }
     }
 
@@ -177,6 +182,25 @@ mod tests {
         assert!(
             not >= 5,
             "bash, ls and the libraries are not captured on the right ({not})"
+        );
+    }
+
+    #[test]
+    fn the_later_lessons_open_on_host_beside_container_or_before_after() {
+        let labels = |id: &str| {
+            let (a, b) = pair_of(id);
+            (label(id, &a), label(id, &b))
+        };
+        for id in ["propagation-userns", "bind-rslave", "background-watch"] {
+            assert_eq!(
+                labels(id),
+                ("after · host".into(), "after · c1".into()),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            labels("move-mount"),
+            ("before · host".into(), "after · host".into())
         );
     }
 }

@@ -13,16 +13,21 @@ macro_rules! recorded {
     };
 }
 
-const RECORDED: [(&str, &str); 11] = [
+const RECORDED: [(&str, &str); 16] = [
     recorded!("seed-inherit"),
     recorded!("seed-tmpfs"),
     recorded!("seed-propagation-leak"),
     recorded!("seed-propagation-private"),
     recorded!("seed-propagation-slave"),
+    recorded!("propagation-userns"),
+    recorded!("bind-rslave"),
+    recorded!("move-mount"),
+    recorded!("background-watch"),
     recorded!("seed-chroot"),
     recorded!("seed-chroot-missing-lib"),
     recorded!("seed-kernel"),
     recorded!("seed-union"),
+    recorded!("overlay-options"),
     recorded!("seed-layers"),
     recorded!("pivot-vs-chroot"),
 ];
@@ -81,6 +86,30 @@ fn a_pick_is_graded_right_or_wrong_with_the_evidence() {
     assert_eq!(skipped.graded.len(), q.choices.len());
     // A pick out of range is wrong, not a panic.
     assert!(!q.verdict(Some(9), &result).correct);
+}
+
+#[test]
+fn the_new_lessons_grade_a_wrong_pick_with_the_kernels_side() {
+    // The rootless container: "the umount works" is graded against the EINVAL the kernel gave.
+    let q = presets::get("propagation-userns")
+        .unwrap()
+        .question
+        .unwrap();
+    let wrong = q.verdict(Some(0), &result_of("propagation-userns"));
+    assert!(!wrong.correct);
+    assert!(
+        wrong.graded[0].actual.contains("refused with EINVAL"),
+        "{}",
+        wrong.graded[0].actual
+    );
+    // Two actors at once: "gave up" is graded against what the running program printed.
+    let q = presets::get("background-watch").unwrap().question.unwrap();
+    let wrong = q.verdict(Some(1), &result_of("background-watch"));
+    assert!(!wrong.correct);
+    assert!(wrong.graded[1].actual.contains("/mnt/x is a mountpoint"));
+    // The move: right is EINVAL, whatever the fix after it did.
+    let q = presets::get("move-mount").unwrap().question.unwrap();
+    assert!(q.verdict(Some(q.answer), &result_of("move-mount")).correct);
 }
 
 #[test]

@@ -2,11 +2,13 @@
 //! real result (the leaked mount row, escaped vs contained, two `uname` lines side by side...).
 //! Chosen from the shape of the result, so a composed experiment of the same shape gets one too.
 
+mod attempts;
 mod mounts;
 mod steps;
 #[cfg(test)]
 mod tests;
 mod trees;
+mod volume;
 
 pub use trees::entries;
 
@@ -57,6 +59,11 @@ pub enum Evidence {
     Outputs(Vec<OutputLine>),
     /// One directory as several actors list it.
     Listings(Vec<Listing>),
+    /// Steps the kernel refused (and allowed), with the mount-table rows they changed.
+    Attempts {
+        attempts: Vec<Attempt>,
+        mounts: Vec<MountLine>,
+    },
 }
 
 impl Evidence {
@@ -69,6 +76,7 @@ impl Evidence {
             Evidence::Entries { .. } => "entries",
             Evidence::Outputs(_) => "outputs",
             Evidence::Listings(_) => "listings",
+            Evidence::Attempts { .. } => "attempts",
         }
     }
 }
@@ -81,6 +89,17 @@ pub struct Escape {
     pub escaped: bool,
     /// `ls /` after the attempt.
     pub listing: Vec<String>,
+}
+
+/// A step as tried: its command and what the kernel answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attempt {
+    pub actor: String,
+    pub command: String,
+    /// `EINVAL`...; `None` when it succeeded.
+    pub errno: Option<String>,
+    /// Why it was refused, or what it left behind (`the mount table shows fsync=volatile`).
+    pub note: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -142,6 +161,11 @@ pub struct Listing {
 pub fn point(result: &RunResult, spec: Option<&Spec>) -> Option<Point> {
     steps::escapes(result)
         .or_else(|| steps::refused(result))
+        .or_else(|| spec.and_then(|s| steps::background(result, s)))
+        .or_else(|| spec.and_then(|s| attempts::moved(result, s)))
+        .or_else(|| spec.and_then(|s| attempts::overlay_options(result, s)))
+        .or_else(|| spec.and_then(|s| attempts::rootless(result, s)))
+        .or_else(|| spec.and_then(|s| volume::volume(result, s)))
         .or_else(|| spec.and_then(|s| mounts::propagation(result, s)))
         .or_else(|| trees::layers(result))
         .or_else(|| steps::same_command(result))

@@ -8,7 +8,10 @@ use super::{Evidence, MountLine, MountMark, Point, Tone};
 use crate::model::mounts as mount_model;
 
 /// (snapshot index, label, table) of every snapshot in which `actor` has a view.
-fn tables<'r>(result: &'r RunResult, actor: &str) -> Vec<(usize, &'r str, &'r [MountEntry])> {
+pub(super) fn tables<'r>(
+    result: &'r RunResult,
+    actor: &str,
+) -> Vec<(usize, &'r str, &'r [MountEntry])> {
     result
         .snapshots
         .iter()
@@ -20,7 +23,7 @@ fn tables<'r>(result: &'r RunResult, actor: &str) -> Vec<(usize, &'r str, &'r [M
         .collect()
 }
 
-fn line(
+pub(super) fn line(
     actor: &str,
     label: &str,
     table: &[MountEntry],
@@ -134,7 +137,7 @@ fn private_step<'r>(result: &'r RunResult, container: &str) -> Option<&'r str> {
 }
 
 /// A mount the host made after the container was created that shows in the container's table.
-fn host_mount_reaching(
+pub(super) fn host_mount_reaching(
     result: &RunResult,
     spec: &Spec,
     container: &str,

@@ -1,9 +1,11 @@
 //! Points read off the steps: escape attempts, a refused program, the same command in two
-//! places, what a program printed inside a chroot.
+//! places, what a program printed inside a chroot, what a background program saw meanwhile.
 
 use rootlab_shared::result::{RunResult, StepDetails, StepOutcome, StepResult};
+use rootlab_shared::spec::{Spec, HOST};
 
 use super::{and_list, Escape, Evidence, OutputLine, Point, Refusal, Tone};
+use crate::model::mounts::mount_target_of;
 
 /// How `actor`'s root was set before step `before`: `chroot`, `pivot_root`, or `None`.
 fn root_change(result: &RunResult, actor: &str, before: usize) -> Option<&'static str> {
@@ -209,4 +211,56 @@ pub fn chrooted_output(result: &RunResult) -> Option<Point> {
         sentence,
         evidence: Evidence::Outputs(vec![line]),
     })
+}
+
+/// A background program that ran while another actor mounted: what it printed, collected by
+/// `wait`, and whether it saw the mount arrive (a line naming the target after one that did not).
+pub fn background(result: &RunResult, spec: &Spec) -> Option<Point> {
+    let (wait, out) = result.steps.iter().find_map(|s| match &s.details {
+        Some(StepDetails::Waited { ended, .. }) if s.op == "wait" => {
+            Some((s, ended.iter().find(|o| !o.stdout.trim().is_empty())?))
+        }
+        _ => None,
+    })?;
+    let started = result.steps.iter().find(|s| {
+        s.actor == wait.actor && matches!(s.details, Some(StepDetails::Started { .. }))
+    })?;
+    let (mounter, target) = result.steps[started.index + 1..wait.index.min(result.steps.len())]
+        .iter()
+        .filter(|s| s.actor != wait.actor && matches!(s.outcome, StepOutcome::Ok))
+        .find_map(|s| Some((s.actor.as_str(), mount_target_of(spec.steps.get(s.index)?)?)))?;
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let naming: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains(target))
+        .collect();
+    let actor = &wait.actor;
+    let mounter = if mounter == HOST { "the host" } else { mounter };
+    let mut sentence =
+        format!("{actor}'s program was already running when {mounter} mounted on {target}");
+    match naming.as_slice() {
+        [before, after, ..] => sentence.push_str(&format!(
+            ", and it saw the mount arrive: it printed “{before}” before and “{after}” after, without restarting."
+        )),
+        _ => sentence.push_str("; `wait` collected what it printed."),
+    }
+    Some(Point {
+        tone: Tone::Neutral,
+        sentence,
+        evidence: Evidence::Outputs(vec![OutputLine {
+            actor: actor.clone(),
+            command: short(&started.command, 48),
+            stdout: out.stdout.trim_end().to_string(),
+        }]),
+    })
+}
+
+/// `text` cut to `max` characters, with `…` when cut.
+fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max - 1).collect();
+    format!("{cut}…")
 }

@@ -39,10 +39,15 @@ fn every_lesson_has_a_point() {
             ("seed-propagation-leak", "mounts"),
             ("seed-propagation-private", "mounts"),
             ("seed-propagation-slave", "mounts"),
+            ("propagation-userns", "attempts"),
+            ("bind-rslave", "mounts"),
+            ("move-mount", "attempts"),
+            ("background-watch", "outputs"),
             ("seed-chroot", "outputs"),
             ("seed-chroot-missing-lib", "refused"),
             ("seed-kernel", "outputs"),
             ("seed-union", "entries"),
+            ("overlay-options", "attempts"),
             ("seed-layers", "entries"),
             ("pivot-vs-chroot", "escapes"),
         ]
@@ -154,4 +159,145 @@ fn escaped_versus_contained() {
         e.iter().map(|e| e.escaped).collect::<Vec<_>>(),
         vec![true, false]
     );
+}
+
+fn attempts_of(p: &Point) -> (&[Attempt], &[MountLine]) {
+    let Evidence::Attempts { attempts, mounts } = &p.evidence else {
+        panic!("{:?}", p.evidence)
+    };
+    (attempts, mounts)
+}
+
+fn marks(lines: &[MountLine]) -> Vec<(&str, MountMark)> {
+    lines.iter().map(|l| (l.target.as_str(), l.mark)).collect()
+}
+
+#[test]
+fn a_rootless_container_gets_slaves_it_cannot_unmount() {
+    let p = point_of("propagation-userns");
+    assert_eq!(p.tone, Tone::Good);
+    says(
+        &p,
+        &[
+            "user namespace",
+            "`private,slave`",
+            "later mount on /mnt/late reached it",
+            "/tmp stayed out of the host's table",
+            "`umount /mnt/data` failed with EINVAL",
+            "locked",
+        ],
+    );
+    let (attempts, lines) = attempts_of(&p);
+    assert_eq!(attempts[0].errno.as_deref(), Some("EINVAL"));
+    assert_eq!(
+        marks(lines),
+        [
+            ("/mnt/late", MountMark::Present),
+            ("/tmp", MountMark::Present),
+            ("/tmp", MountMark::Absent),
+            ("/mnt/data", MountMark::Present),
+        ]
+    );
+    assert!(lines[0].row.as_ref().unwrap().master.is_some(), "a slave");
+}
+
+#[test]
+fn a_slave_volume_receives_and_sends_nothing_back() {
+    let p = point_of("bind-rslave");
+    assert_eq!(p.tone, Tone::Good);
+    says(
+        &p,
+        &[
+            "/data/in",
+            "arrived at /vol/in",
+            "/priv (private) has no mount there",
+            "/vol/out did not go back",
+        ],
+    );
+    let Evidence::Mounts(lines) = &p.evidence else {
+        panic!()
+    };
+    assert_eq!(
+        marks(lines),
+        [
+            ("/data/in", MountMark::Present),
+            ("/vol/in", MountMark::Present),
+            ("/priv/in", MountMark::Absent),
+            ("/vol/out", MountMark::Present),
+            ("/data/out", MountMark::Absent),
+        ]
+    );
+    let (host, c1) = (lines[0].row.as_ref(), lines[1].row.as_ref());
+    assert_eq!(c1.unwrap().master, host.unwrap().shared, "same peer group");
+}
+
+#[test]
+fn a_move_is_refused_under_a_shared_parent_then_done() {
+    let p = point_of("move-mount");
+    says(
+        &p,
+        &[
+            "failed with EINVAL while the mount's parent / was shared",
+            "`mount --make-rprivate /`",
+            "tmpfs is now on /mnt/new",
+        ],
+    );
+    let (attempts, lines) = attempts_of(&p);
+    let errnos: Vec<Option<&str>> = attempts.iter().map(|a| a.errno.as_deref()).collect();
+    assert_eq!(errnos, [Some("EINVAL"), None, None]);
+    assert_eq!(
+        marks(lines),
+        [
+            ("/", MountMark::Present),
+            ("/mnt/old", MountMark::Present),
+            ("/", MountMark::Present),
+            ("/mnt/old", MountMark::Absent),
+            ("/mnt/new", MountMark::Present),
+        ]
+    );
+    let root = |i: usize| lines[i].row.as_ref().unwrap().propagation.as_str();
+    assert_eq!(
+        (root(0), root(2)),
+        ("shared", "private"),
+        "the parent's change"
+    );
+}
+
+#[test]
+fn overlay_options_taken_and_refused() {
+    let p = point_of("overlay-options");
+    says(
+        &p,
+        &[
+            "took `volatile`",
+            "shows `fsync=volatile`",
+            "with `metacopy=on` on /root/tree/D",
+            "refused the mount with EINVAL",
+        ],
+    );
+    let (attempts, lines) = attempts_of(&p);
+    assert!(lines.is_empty());
+    assert_eq!(attempts[0].note, "the mount table shows fsync=volatile");
+    assert!(
+        attempts[1].note.contains("user namespace"),
+        "the kernel's reason"
+    );
+}
+
+#[test]
+fn a_background_program_sees_the_mount_arrive() {
+    let p = point_of("background-watch");
+    says(
+        &p,
+        &[
+            "already running when the host mounted on /mnt/x",
+            "“/mnt/x is not a mountpoint” before",
+            "“/mnt/x is a mountpoint” after",
+        ],
+    );
+    let Evidence::Outputs(o) = &p.evidence else {
+        panic!()
+    };
+    assert!(o[0].stdout.contains("shared:"), "its own mountinfo row");
+    assert!(o[0].command.chars().count() <= 48);
 }
