@@ -179,7 +179,8 @@ fn pivot_vs_chroot(r: &RunResult) {
     assert!(!escaped(6), "pivot_root is not");
 }
 
-fn run_all(mut w: Worker) {
+fn run_all(w: Worker) {
+    let mut w = w.with_lesson_images();
     for preset in presets::all() {
         let spec = serde_json::to_value(&preset.spec).unwrap();
         let r = w.run(spec);

@@ -10,7 +10,7 @@ use serde_json::json;
 
 #[test]
 fn every_lesson_runs_rootless() {
-    let mut w = rootless_worker();
+    let mut w = rootless_worker().with_lesson_images();
     for lesson in lessons::all() {
         let result = w.run(lesson.spec.clone());
         eprintln!("rootless lesson {}: {:?}", lesson.name, result.status);

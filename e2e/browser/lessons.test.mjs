@@ -117,6 +117,12 @@ const POINTS = {
     assert.ok(await page.locator('.tree .entry.opaque').count() > 0, 'an opaque directory marked');
     assert.ok(await page.locator('.tree .badge.layer').count() > 0, 'merged entries name their layer');
   },
+  async 'image-layers'(page) {
+    // docker run of the three-layer Debian: the container's writes, all in its writable layer.
+    assert.match(await page.locator('.terminal .stdout').allInnerTexts().then((t) => t.join('\n')), /Debian GNU\/Linux 12[\s\S]*\/etc\/debian_version is not here/);
+    assert.ok(await page.locator('.tree .entry.ghost').count() > 0, 'the deleted /etc/issue shown as a whiteout');
+    assert.ok(await page.locator('.tree .entry.opaque').count() > 0, 'the re-created directory marked opaque');
+  },
   async 'pivot-vs-chroot'(page) {
     assert.ok(await page.locator('.escape.escaped').count() > 0, 'the chroot escape succeeds');
     assert.ok(await page.locator('.escape.contained').count() > 0, 'the pivot_root escape fails');

@@ -143,6 +143,13 @@ const EVIDENCE = {
       return [`${ghost} deleted`, 'whiteout', 'opaque'];
     },
   },
+  'image-layers': {
+    show: ['.ev-entries li.ghost', '.ev-entries li.opaque'],
+    async names(page) {
+      assert.equal(await text(page, '.ev-entries li.ghost .name'), 'etc/issue');
+      return ['/layers/app.upper', 'etc/issue deleted', 'usr/share/doc/apt re-created'];
+    },
+  },
   'pivot-vs-chroot': {
     show: ['.ev-box.escaped', '.ev-box.contained'],
     async names(page) {

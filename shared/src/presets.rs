@@ -57,7 +57,7 @@ impl From<&Preset> for PresetSummary {
 }
 
 /// (file name, contents), in lesson order.
-const SOURCES: [(&str, &str); 16] = [
+const SOURCES: [(&str, &str); 17] = [
     ("seed-inherit", include_str!("../presets/seed-inherit.json")),
     ("seed-tmpfs", include_str!("../presets/seed-tmpfs.json")),
     (
@@ -94,6 +94,7 @@ const SOURCES: [(&str, &str); 16] = [
         include_str!("../presets/overlay-options.json"),
     ),
     ("seed-layers", include_str!("../presets/seed-layers.json")),
+    ("image-layers", include_str!("../presets/image-layers.json")),
     (
         "pivot-vs-chroot",
         include_str!("../presets/pivot-vs-chroot.json"),

@@ -117,6 +117,78 @@ impl Worker {
         w
     }
 
+    /// This worker with lesson 7's real image (`debian-lesson`, made by
+    /// scripts/make-lesson-image.sh) in its store, imported once per state dir as the worker's
+    /// own user would (root: owned by the sandbox uid; rootless: by uid 65534 itself).
+    pub fn with_lesson_images(self) -> Worker {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let tar = root.join("target/lesson-images/debian-lesson.tar");
+        assert!(
+            tar.is_file(),
+            "{} is missing: scripts/make-lesson-image.sh makes it (scripts/setup.sh runs it)",
+            tar.display()
+        );
+        let state = self.state_dir.clone();
+        let rootless = self.sandbox_uid == NOBODY;
+        // A rootless import runs as the sandbox uid: no process check may run meanwhile.
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let imported = |args: &[&str], tar: Option<&Path>| {
+            let (rootlab, tar) = if rootless {
+                // uid 65534 may not reach the checkout: copies in its own state dir.
+                let bin = state.join("rootlab-cli");
+                std::fs::copy(env!("CARGO_BIN_EXE_rootlab"), &bin).unwrap();
+                let copy = tar.map(|t| {
+                    let c = state.join("lesson.tar");
+                    std::fs::copy(t, &c).unwrap();
+                    std::os::unix::fs::chown(&c, Some(NOBODY), Some(NOBODY)).unwrap();
+                    c
+                });
+                (bin, copy)
+            } else {
+                (
+                    PathBuf::from(env!("CARGO_BIN_EXE_rootlab")),
+                    tar.map(Path::to_path_buf),
+                )
+            };
+            let mut cmd = if rootless {
+                let mut c = Command::new("setpriv");
+                c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                    .arg(&rootlab);
+                c
+            } else {
+                let mut c = Command::new(&rootlab);
+                let uid = self.sandbox_uid.to_string();
+                c.env("ROOTLAB_SANDBOX_UID", &uid)
+                    .env("ROOTLAB_SANDBOX_GID", &uid);
+                c
+            };
+            cmd.args(args)
+                .env("ROOTLAB_STATE_DIR", &state)
+                .env("HOME", &state);
+            if let Some(t) = &tar {
+                cmd.arg(t);
+            }
+            let out = cmd.output().expect("running rootlab images");
+            if rootless {
+                let _ = std::fs::remove_file(state.join("rootlab-cli"));
+                let _ = std::fs::remove_file(state.join("lesson.tar"));
+            }
+            out
+        };
+        if !imported(&["images", "inspect", "debian-lesson"], None)
+            .status
+            .success()
+        {
+            let out = imported(&["images", "import", "--name", "debian-lesson"], Some(&tar));
+            assert!(
+                out.status.success(),
+                "importing lesson 7's image: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        self
+    }
+
     /// The lock that serialises sandbox runs (and worker start-ups) of this test binary.
     pub fn lock() -> std::sync::MutexGuard<'static, ()> {
         ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())

@@ -1,5 +1,6 @@
 //! The lessons of the operations added after the course's own (issue 11: a rootless container,
-//! a slave volume, `mount --move`, overlay options, two actors at once): each preset's point as
+//! a slave volume, `mount --move`, overlay options, two actors at once; issue 9: a container from
+//! a real three-layer image): each preset's point as
 //! one check on its real result, shared by `engine_presets.rs` (the presets as root and rootless)
 //! and `lessons::all()` (`engine_lessons.rs`, `engine_rootless.rs`).
 
@@ -13,12 +14,13 @@ use super::*;
 type Check = fn(&RunResult);
 
 /// (preset id, the check of its point).
-const CHECKS: [(&str, Check); 5] = [
+const CHECKS: [(&str, Check); 6] = [
     ("propagation-userns", check_userns),
     ("bind-rslave", check_bind_rslave),
     ("move-mount", check_move),
     ("background-watch", check_background_watch),
     ("overlay-options", check_overlay_options),
+    ("image-layers", check_image_layers),
 ];
 
 /// The check of preset `id`, if it is one of these lessons.
@@ -207,4 +209,47 @@ fn check_overlay_options(r: &RunResult) {
         .find(|e| e.path == "/root/tree/C/x")
         .unwrap();
     assert_eq!(x.layer.as_deref(), Some("W"), "copied up as usual");
+}
+
+/// docker run of lesson 7's Debian: the three layers stacked top first, the top layer's whiteout
+/// holding, the container's writes all in its own writable layer.
+fn check_image_layers(r: &RunResult) {
+    let seen = stdout(&r.steps[1]);
+    assert!(seen.contains("tree v2.1.0"), "layer 1's package: {seen}");
+    assert!(
+        seen.contains("/etc/debian_version is not here"),
+        "layer 2's whiteout: {seen}"
+    );
+    let host = snapshot_view(r, "after the container wrote", "host");
+    let root = mount_at(host, "/containers/app").expect("the container's root on the host");
+    assert!(
+        root.options
+            .contains("lowerdir=c-app/2:c-app/1:c-app/0,upperdir=layers/app.upper"),
+        "{}",
+        root.options
+    );
+    let upper = tree(host, "/layers/app.upper");
+    let entry = |p: &str| {
+        upper
+            .entries
+            .iter()
+            .find(|e| e.path == format!("/layers/app.upper/{p}"))
+            .unwrap_or_else(|| panic!("{p} not in the writable layer"))
+    };
+    assert!(entry("etc/issue").whiteout);
+    assert!(entry("usr/share/doc/apt").opaque);
+    assert_eq!(
+        entry("etc/app.conf").preview.as_deref(),
+        Some("port=8080\n")
+    );
+    assert_eq!(
+        entry("etc/hostname").preview.as_deref(),
+        Some("app\n"),
+        "copied up, changed"
+    );
+    let merged = tree(host, "/containers/app/etc");
+    assert!(merged
+        .entries
+        .iter()
+        .all(|e| e.path != "/containers/app/etc/issue"));
 }

@@ -37,6 +37,7 @@ pub fn fixtures() -> Vec<(&'static str, RunResult, Spec)> {
         fixture!("seed-union"),
         fixture!("overlay-options"),
         fixture!("seed-layers"),
+        fixture!("image-layers"),
         fixture!("pivot-vs-chroot"),
     ]
 }

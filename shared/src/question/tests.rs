@@ -13,7 +13,7 @@ macro_rules! recorded {
     };
 }
 
-const RECORDED: [(&str, &str); 16] = [
+const RECORDED: [(&str, &str); 17] = [
     recorded!("seed-inherit"),
     recorded!("seed-tmpfs"),
     recorded!("seed-propagation-leak"),
@@ -29,6 +29,7 @@ const RECORDED: [(&str, &str); 16] = [
     recorded!("seed-union"),
     recorded!("overlay-options"),
     recorded!("seed-layers"),
+    recorded!("image-layers"),
     recorded!("pivot-vs-chroot"),
 ];
 

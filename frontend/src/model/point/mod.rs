@@ -167,6 +167,7 @@ pub fn point(result: &RunResult, spec: Option<&Spec>) -> Option<Point> {
         .or_else(|| spec.and_then(|s| attempts::rootless(result, s)))
         .or_else(|| spec.and_then(|s| volume::volume(result, s)))
         .or_else(|| spec.and_then(|s| mounts::propagation(result, s)))
+        .or_else(|| spec.and_then(|s| trees::container_layer(result, s)))
         .or_else(|| trees::layers(result))
         .or_else(|| steps::same_command(result))
         .or_else(|| steps::chrooted_output(result))

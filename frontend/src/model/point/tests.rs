@@ -49,6 +49,7 @@ fn every_lesson_has_a_point() {
             ("seed-union", "entries"),
             ("overlay-options", "attempts"),
             ("seed-layers", "entries"),
+            ("image-layers", "entries"),
             ("pivot-vs-chroot", "escapes"),
         ]
     );
@@ -300,4 +301,32 @@ fn a_background_program_sees_the_mount_arrive() {
     };
     assert!(o[0].stdout.contains("shared:"), "its own mountinfo row");
     assert!(o[0].command.chars().count() <= 48);
+}
+
+#[test]
+fn a_container_from_an_image_shows_its_writable_layer() {
+    let (_, r, s) = fixtures()
+        .into_iter()
+        .find(|(id, ..)| *id == "image-layers")
+        .unwrap();
+    let p = point(&r, Some(&s)).unwrap();
+    assert!(p.sentence.contains("/layers/app.upper"), "{}", p.sentence);
+    assert!(p.sentence.contains("etc/issue deleted"), "{}", p.sentence);
+    assert!(
+        p.sentence.contains("usr/share/doc/apt re-created"),
+        "{}",
+        p.sentence
+    );
+    let Evidence::Entries { items, .. } = p.evidence else {
+        panic!("entries");
+    };
+    let note = |path: &str| {
+        items
+            .iter()
+            .find(|i| i.path == path)
+            .map(|i| i.note.as_str())
+    };
+    assert_eq!(note("etc/issue"), Some("whiteout"));
+    assert_eq!(note("usr/share/doc/apt"), Some("opaque"));
+    assert_eq!(note("etc/app.conf"), Some(""));
 }

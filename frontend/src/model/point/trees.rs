@@ -2,6 +2,7 @@
 //! writable layer after a container's writes, one directory as host and container list it.
 
 use rootlab_shared::result::{FileKind, LayerTree, RunResult, Snapshot, Tree, TreeEntry};
+use rootlab_shared::spec::{Spec, Step, HOST};
 
 use super::{and_list, EntryLine, Evidence, Listing, Point, Tone};
 use crate::model::tree::relative;
@@ -29,6 +30,77 @@ pub fn layers(result: &RunResult) -> Option<Point> {
     Some(match written {
         Some(layer) => writes(snap, layer),
         None => union(snap, tree),
+    })
+}
+
+/// A container started from an image, and its writable layer as the host's latest snapshot
+/// walked it: what the container wrote, deleted (whiteouts) and re-created (opaque dirs).
+pub fn container_layer(result: &RunResult, spec: &Spec) -> Option<Point> {
+    let name = spec.steps.iter().find_map(|s| match s {
+        Step::Container {
+            name,
+            image: Some(_),
+            ..
+        } => Some(name.clone()),
+        _ => None,
+    })?;
+    let root = format!("/layers/{name}.upper");
+    let tree = result.snapshots.iter().rev().find_map(|s| {
+        s.views
+            .iter()
+            .filter(|v| v.actor == HOST)
+            .flat_map(|v| v.trees.iter())
+            .find(|t| t.root == root && !t.entries.is_empty())
+    })?;
+    let items: Vec<EntryLine> = tree
+        .entries
+        .iter()
+        .filter(|e| e.kind != FileKind::Dir || e.opaque)
+        .map(|e| EntryLine {
+            path: relative(&tree.root, &e.path),
+            layer: Some(format!("{name}.upper")),
+            note: if e.whiteout {
+                "whiteout"
+            } else if e.opaque {
+                "opaque"
+            } else {
+                ""
+            }
+            .to_string(),
+            preview: e.preview.clone(),
+        })
+        .collect();
+    let with = |note: &str| -> Vec<String> {
+        items
+            .iter()
+            .filter(|i| i.note == note)
+            .map(|i| i.path.clone())
+            .collect()
+    };
+    let mut parts = Vec::new();
+    for (note, what) in [
+        ("", "written (new, or copied up from the image and changed)"),
+        ("whiteout", "deleted: a whiteout hides the image's file"),
+        (
+            "opaque",
+            "re-created as an opaque directory hiding the image's one",
+        ),
+    ] {
+        let paths = with(note);
+        if !paths.is_empty() {
+            parts.push(format!("{} {what}", and_list(&paths)));
+        }
+    }
+    Some(Point {
+        tone: Tone::Neutral,
+        sentence: format!(
+            "The image's layers stayed read-only: everything {name} did is in its own writable layer {root}: {}.",
+            parts.join("; ")
+        ),
+        evidence: Evidence::Entries {
+            title: format!("{root}, the container's writable layer"),
+            items,
+        },
     })
 }
 
