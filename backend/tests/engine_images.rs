@@ -256,3 +256,90 @@ fn containers_from_a_stored_image_and_a_builtin_side_by_side() {
         step(&r, 2)
     );
 }
+
+/// A stored image's layers by name in `layers`, stacked by an overlay step as the image stacks
+/// them; the layers are bound read-only and locked: root in the sandbox can neither remount them
+/// writable nor write through a bind of its own, and the store does not change.
+#[test]
+fn stored_layers_in_an_overlay_step_are_read_only_and_locked() {
+    let mut w = Worker::start();
+    let work = tempfile::tempdir().unwrap();
+    imported(&w, "rootlab-test/layers:3", work.path());
+    let layer_dirs: Vec<std::path::PathBuf> = std::fs::read_dir(w.state_dir.join("store/layers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    let before: Vec<_> = layer_dirs.iter().map(|d| fingerprint(d)).collect();
+    let from = |i: usize| json!({ "image": "rootlab-test/layers:3", "layer": i });
+    let attack = "mount -o remount,bind,rw /layers/L0; echo remount=$?; \
+                  touch /layers/L0/x 2>/dev/null; echo touch=$?; mkdir -p /mnt/r; \
+                  mount --bind /layers/L0 /mnt/r && mount -o remount,bind,rw /mnt/r; echo rebind=$?; \
+                  echo pwned > /mnt/r/etc/a 2>/dev/null; echo write=$?";
+    let spec = json!({
+        "host": { "root_propagation": "private" },
+        "layers": [ { "name": "L0", "from": from(0) }, { "name": "L1", "from": from(1) },
+                    { "name": "L2", "from": from(2) }, { "name": "W" } ],
+        "steps": [
+            { "op": "mkdir", "path": "/merged" },
+            { "op": "overlay", "target": "/merged", "lowers": ["L2", "L1", "L0"], "upper": "W" },
+            { "op": "run", "argv": ["sh", "-c", "cat /merged/etc/a /merged/etc/new /merged/opq/fresh; ls /merged/opq; echo changed > /merged/etc/a; test -e /merged/etc/gone || echo gone"] },
+            { "op": "run", "argv": ["sh", "-c", attack] },
+            { "op": "snapshot", "label": "s", "views": ["host"], "paths": ["/merged"], "layers": true }
+        ]
+    });
+    let r = w.run(spec);
+    assert_eq!(r.status, RunStatus::Completed, "{r:#?}");
+    assert_eq!(
+        stdout(step(&r, 2)),
+        "one\ntwo\nfresh\nfresh\ngone\n",
+        "{:?} {:?}",
+        step(&r, 1),
+        step(&r, 2)
+    );
+    let attacked = stdout(step(&r, 3));
+    for refused in ["remount=", "touch=", "rebind=", "write="] {
+        let status = attacked
+            .lines()
+            .find_map(|l| l.strip_prefix(refused))
+            .unwrap_or_else(|| panic!("{refused} missing: {attacked}"));
+        assert_ne!(status, "0", "{refused} succeeded: {attacked}");
+    }
+    // The raw layers as stored: layer 1's whiteout is a 0:0 device, layer 2's opaque dir marked.
+    let snap = r.snapshots.iter().find(|s| s.label == "s").unwrap();
+    let layer = |name: &str| &snap.layers.iter().find(|l| l.name == name).unwrap().tree;
+    let l1 = layer("L1");
+    assert!(
+        l1.entries
+            .iter()
+            .any(|e| e.path == "etc/gone" && e.whiteout),
+        "{l1:?}"
+    );
+    assert!(layer("L2")
+        .entries
+        .iter()
+        .any(|e| e.path == "opq" && e.opaque));
+    // The write copied etc/a up into W, the only writable layer.
+    assert!(layer("W").entries.iter().any(|e| e.path == "etc/a"));
+    let after: Vec<_> = layer_dirs.iter().map(|d| fingerprint(d)).collect();
+    assert!(before == after, "a stored layer changed");
+}
+
+#[test]
+fn a_layer_index_past_the_image_is_refused_naming_the_field() {
+    let mut w = Worker::start();
+    let work = tempfile::tempdir().unwrap();
+    imported(&w, "rootlab-test/layers:3", work.path());
+    let spec = json!({
+        "layers": [ { "name": "L", "from": { "image": "rootlab-test/layers:3", "layer": 3 } } ],
+        "steps": [ { "op": "run", "argv": ["true"] } ]
+    });
+    let err = w
+        .run_clean(spec, rootlab_shared::Limits::default())
+        .result
+        .expect_err("refused");
+    assert!(
+        err.contains("layers[0].from.layer") && err.contains("has 3 layers (0 to 2)"),
+        "{err}"
+    );
+}

@@ -60,3 +60,30 @@ fn rootless_limits_still_hold() {
     assert_eq!(engine_support::stdout(&r.steps[0]), "fine\n");
     assert_eq!(r.status, RunStatus::LimitExceeded, "{:?}", r.message);
 }
+
+/// Rootless too, a stored image's layers are bound read-only and locked (the staging user
+/// namespace is the unprivileged worker's own): an overlay stacks them, nothing writes them.
+#[test]
+fn stored_layers_are_locked_read_only_rootless() {
+    let mut w = rootless_worker().with_lesson_images();
+    let from = |i: usize| serde_json::json!({ "image": "debian-lesson", "layer": i });
+    let spec = serde_json::json!({
+        "layers": [ { "name": "D0", "from": from(0) }, { "name": "D2", "from": from(2) },
+                    { "name": "W" } ],
+        "steps": [
+            { "op": "mkdir", "path": "/merged" },
+            { "op": "overlay", "target": "/merged", "lowers": ["D2", "D0"], "upper": "W" },
+            { "op": "run", "argv": ["sh", "-c",
+              "test -e /merged/etc/debian_version || echo whiteout holds; \
+               mount -o remount,bind,rw /layers/D0; echo remount=$?; \
+               touch /layers/D0/etc/x 2>/dev/null; echo touch=$?"] }
+        ]
+    });
+    let r = w.run(spec);
+    let out = engine_support::stdout(&r.steps[2]);
+    assert!(out.contains("whiteout holds"), "{out} {:?}", r.steps[1]);
+    assert!(
+        !out.contains("remount=0") && !out.contains("touch=0"),
+        "{out}"
+    );
+}

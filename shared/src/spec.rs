@@ -133,6 +133,20 @@ pub struct Layer {
     /// Entries, with paths relative to the layer's root (`a`, `etc/app.conf`).
     #[serde(default)]
     pub entries: Vec<Entry>,
+    /// Take the layer from an image instead (then it has no entries of its own): the stored
+    /// layer, read-only, whiteouts and opaque directories as overlayfs reads them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<LayerSource>,
+}
+
+/// One layer of a stored image.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LayerSource {
+    pub image: ImageRef,
+    /// Its position, 0 for the base (`rootlab images inspect` lists them bottom first).
+    pub layer: usize,
 }
 
 /// A file-system entry to create. Parent directories are created as needed.

@@ -25,7 +25,7 @@ use rootlab_shared::{Limits, Spec};
 use crate::config::EngineConfig;
 use crate::images::{self, ImageError};
 use crate::sandbox::cgroup::Cgroups;
-use crate::sandbox::image_root::ContainerImage;
+use crate::sandbox::image_root::{ContainerImage, ExposedLayer};
 use crate::sandbox::seccomp::SyscallFilter;
 use crate::sandbox::{self, jail_exit, netns, sys, Plan};
 use crate::store::{Store, StoreError};
@@ -175,6 +175,32 @@ fn container_images(cfg: &EngineConfig, spec: &Spec) -> Result<Vec<ContainerImag
     Ok(found)
 }
 
+/// The stored layers the spec's `layers` take from images (`from`), by name.
+fn exposed_layers(cfg: &EngineConfig, spec: &Spec) -> Result<Vec<ExposedLayer>, EngineError> {
+    let mut found = Vec::new();
+    for (i, layer) in spec.layers.iter().enumerate() {
+        let Some(from) = &layer.from else { continue };
+        let (_, layers) = layers_of(cfg, &from.image)?;
+        let dir = layers.get(from.layer).cloned().ok_or_else(|| {
+            EngineError::Invalid(vec![FieldError {
+                field: format!("layers[{i}].from.layer"),
+                message: format!(
+                    "`{}` has {} layer{} (0 to {})",
+                    from.image,
+                    layers.len(),
+                    if layers.len() == 1 { "" } else { "s" },
+                    layers.len().saturating_sub(1)
+                ),
+            }])
+        })?;
+        found.push(ExposedLayer {
+            name: layer.name.clone(),
+            dir,
+        });
+    }
+    Ok(found)
+}
+
 /// Runs sequentially within one process, so a counter names each run's cgroups uniquely.
 static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -201,11 +227,13 @@ pub fn run_watched(
     validate(spec, limits).map_err(EngineError::Invalid)?;
     let (image, image_layers) = layers_of(cfg, &spec.host.image)?;
     let container_images = container_images(cfg, spec)?;
+    let exposed_layers = exposed_layers(cfg, spec)?;
     ensure_mount_dir(cfg)?;
     let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
     let cgroups = cgroups_for(cfg, limits, n);
     let mut plan = plan(spec, limits, cfg, image_layers, cgroups.as_ref());
     plan.container_images = container_images;
+    plan.exposed_layers = exposed_layers;
     let launched = match sandbox::launch(&plan) {
         Ok(l) => l,
         Err(e) => {
@@ -290,6 +318,7 @@ fn plan(
         limits: limits.clone(),
         image_layers,
         container_images: Vec::new(),
+        exposed_layers: Vec::new(),
         mount_dir: cfg.mount_dir(),
         drop_to: cfg.is_root().then_some((cfg.sandbox_uid, cfg.sandbox_gid)),
         map_uid: cfg.sandbox_uid,

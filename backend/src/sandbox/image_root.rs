@@ -25,6 +25,48 @@ pub struct ContainerImage {
     pub layers: Vec<PathBuf>,
 }
 
+/// A stored image's layer a spec names in `layers` (`from`): bound read-only at
+/// `/layers/<name>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExposedLayer {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// In the jail, before the sandbox's own namespaces: a user and mount namespace of its own in
+/// which each exposed layer is bound read-only onto itself. The sandbox's namespaces, made next
+/// below these, inherit those mounts locked (`MNT_LOCK_READONLY`, mount_namespaces(7)): neither
+/// they nor any bind of them can be made writable from inside, so the sandbox's root, which owns
+/// the files, still cannot change a layer other runs share.
+pub fn stage_exposed(layers: &[ExposedLayer]) -> Result<(), String> {
+    let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    sys::mount(None, Path::new("/"), None, private, None)
+        .map_err(|e| format!("making / private to stage the image layers: {e}"))?;
+    let ro = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
+    for l in layers {
+        let why = |e| format!("binding layer {} read-only: {e}", l.name);
+        sys::mount(l.dir.to_str(), &l.dir, None, MsFlags::MS_BIND, None).map_err(why)?;
+        sys::mount(None, &l.dir, None, ro, None).map_err(why)?;
+    }
+    Ok(())
+}
+
+/// In the lab init, before the pivot: each staged layer bound at `root/layers/<name>` (read-only
+/// and locked, as staged).
+pub fn bind_exposed(root: &Path, layers: &[ExposedLayer]) -> Result<(), String> {
+    for l in layers {
+        let target = root.join("layers").join(&l.name);
+        std::fs::create_dir(&target).map_err(|e| format!("mkdir /layers/{}: {e}", l.name))?;
+        sys::mount(l.dir.to_str(), &target, None, MsFlags::MS_BIND, None)
+            .map_err(|e| format!("binding layer {} at /layers/{}: {e}", l.name, l.name))?;
+    }
+    Ok(())
+}
+
 /// Where a container started from an image has its root, as the lab host sees it.
 pub fn container_root(name: &str) -> String {
     format!("/containers/{name}")

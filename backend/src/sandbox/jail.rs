@@ -53,6 +53,19 @@ fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
     if sys::getppid() != parent {
         return Err("the worker died during set-up".into());
     }
+    if !plan.exposed_layers.is_empty() {
+        // One level up from the sandbox's namespaces, to lock the image layers read-only.
+        sys::unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)
+            .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNS) to stage layers: {e}"))?;
+        write_id_maps(plan.map_uid, plan.map_gid).map_err(|e| format!("writing id maps: {e}"))?;
+        super::image_root::stage_exposed(&plan.exposed_layers)?;
+    }
+    let (map_uid, map_gid) = if plan.exposed_layers.is_empty() {
+        (plan.map_uid, plan.map_gid)
+    } else {
+        // Root of the staging namespace is already the sandbox's uid.
+        (0, 0)
+    };
     let mut flags = CloneFlags::CLONE_NEWUSER
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
@@ -64,7 +77,7 @@ fn enter(plan: &Plan, parent: sys::Pid) -> Result<(), String> {
     }
     sys::unshare(flags)
         .map_err(|e| format!("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWPID|...): {e}"))?;
-    write_id_maps(plan.map_uid, plan.map_gid).map_err(|e| format!("writing id maps: {e}"))?;
+    write_id_maps(map_uid, map_gid).map_err(|e| format!("writing id maps: {e}"))?;
     // From here on no process of the engine (this one, the lab init, the actors, all forks of
     // it that never exec) can be read, written or traced by anything in the sandbox: that
     // takes CAP_SYS_PTRACE in the initial user namespace, which their memory belongs to.

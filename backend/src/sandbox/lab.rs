@@ -109,6 +109,7 @@ fn build_host(plan: &Plan) -> Result<World, String> {
         mount_tmpfs("layers", &root.join("layers"), &sized),
     )?;
     let uppers = image_root::mount_container_roots(m, &root, &plan.container_images)?;
+    image_root::bind_exposed(&root, &plan.exposed_layers)?;
     step("pivot_root into the lab root", enter_root(&root))?;
     let _ = sys::sethostname("lab-host");
     step(

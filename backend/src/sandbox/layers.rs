@@ -30,7 +30,8 @@ pub fn create_host_files(entries: &[Entry]) -> Result<(), String> {
 }
 
 pub fn create_layers(layers: &[Layer]) -> Result<(), String> {
-    for (i, layer) in layers.iter().enumerate() {
+    // A layer taken from an image is already bound at its place (`image_root::bind_exposed`).
+    for (i, layer) in layers.iter().enumerate().filter(|(_, l)| l.from.is_none()) {
         let dir = layer_dir(&layer.name);
         let base = std::fs::create_dir(&dir)
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))

@@ -57,6 +57,8 @@ pub struct Plan {
     pub image_layers: Vec<PathBuf>,
     /// Containers the spec starts from an image, with their images' layers.
     pub container_images: Vec<image_root::ContainerImage>,
+    /// Stored layers the spec's `layers` take from images, bound read-only at `/layers/<name>`.
+    pub exposed_layers: Vec<image_root::ExposedLayer>,
     /// An empty directory the lab mounts its root tmpfs on (inside its own mount namespace).
     pub mount_dir: PathBuf,
     /// Host uid/gid mapped to root inside; `None` keeps the caller's own (rootless).

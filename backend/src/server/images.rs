@@ -408,6 +408,11 @@ pub async fn missing_images(state: &AppState, spec: &Spec) -> Result<(), AppErro
             wanted.push((format!("steps[{i}].image"), image.clone()));
         }
     }
+    for (i, layer) in spec.layers.iter().enumerate() {
+        if let Some(from) = &layer.from {
+            wanted.push((format!("layers[{i}].from.image"), from.image.clone()));
+        }
+    }
     wanted.retain(|(_, image)| !image.is_builtin());
     if wanted.is_empty() {
         return Ok(());

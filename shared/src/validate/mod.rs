@@ -146,6 +146,15 @@ impl Checker<'_> {
                     format!("layer `{}` is declared twice", layer.name),
                 );
             }
+            if let Some(from) = &layer.from {
+                self.found(&format!("{field}.from.image"), from.image.check().err());
+                if !layer.entries.is_empty() {
+                    self.err(
+                        format!("{field}.entries"),
+                        "a layer taken from an image has no entries of its own",
+                    );
+                }
+            }
             self.collisions(&format!("{field}.entries"), &layer.entries);
             for (j, entry) in layer.entries.iter().enumerate() {
                 let field = format!("{field}.entries[{j}]");

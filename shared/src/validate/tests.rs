@@ -50,6 +50,7 @@ fn tmpfs(actor: &str, target: &str) -> Step {
 
 fn layer(name: &str, entries: Vec<Entry>) -> Layer {
     Layer {
+        from: None,
         name: name.into(),
         entries,
     }
@@ -673,4 +674,21 @@ fn container_images_are_named_well_and_once_per_name() {
         imaged("d", "Not An Image"),
     ];
     assert_eq!(fields(&spec(steps)), ["steps[2].name", "steps[3].image"]);
+}
+
+#[test]
+fn layers_from_images_name_a_good_image_and_hold_no_entries() {
+    let mut spec = spec(vec![container("c")]);
+    let from = |image: &str| {
+        Some(crate::spec::LayerSource {
+            image: crate::image::ImageRef(image.into()),
+            layer: 0,
+        })
+    };
+    let mut own = layer("A", vec![file("a")]);
+    own.from = from("debian");
+    let mut bad = layer("B", vec![]);
+    bad.from = from("Not Good");
+    spec.layers = vec![own, bad];
+    assert_eq!(fields(&spec), ["layers[0].entries", "layers[1].from.image"]);
 }
