@@ -295,8 +295,12 @@ pub fn rootless_worker() -> Worker {
     static COPIES: AtomicUsize = AtomicUsize::new(0);
     let n = COPIES.fetch_add(1, Ordering::Relaxed);
     let staged = state.join(format!("rootlab-worker.{}.{n}", std::process::id()));
-    std::fs::copy(WORKER, &staged).unwrap();
-    std::fs::rename(&staged, &worker).unwrap();
+    {
+        // Another test's state check must not see the staged copy.
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        std::fs::copy(WORKER, &staged).unwrap();
+        std::fs::rename(&staged, &worker).unwrap();
+    }
     let mut cmd = Command::new("setpriv");
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&worker)
