@@ -10,13 +10,13 @@ mod store_support;
 use std::path::Path;
 use std::process::Command;
 
-use engine_support::{assert_ok, snapshot_view, stdout, step, tree, Worker};
+use engine_support::{assert_ok, merged_shape, snapshot_view, stdout, step, Worker};
 use rootlab::config::{EngineArgs, EngineConfig};
 use rootlab::store::Store;
 use rootlab_shared::image::{ImageRef, LayerEntryKind};
 use rootlab_shared::result::{Committed, RunStatus, StepDetails, StepOutcome, StepResult};
 use serde_json::json;
-use store_support::{tar_bytes, Entry, Node};
+use store_support::{tar_bytes, Entry};
 
 /// A worker whose engine keeps commits (as `rootlab serve --allow-commit` starts them).
 fn keeping_worker() -> Worker {
@@ -165,39 +165,12 @@ fn a_commit_becomes_an_image_that_the_kernel_and_umoci_read_alike() {
     );
     let tag = name.rsplit_once(':').unwrap().1;
     let oracle = store_support::umoci_rootfs(&layout, tag, work.path());
-    assert_eq!(kernel_view(&again), shaped(oracle));
-}
-
-/// The lab host's `/` as the kernel merged it, without the lab's own mount points.
-fn kernel_view(r: &rootlab_shared::result::RunResult) -> Vec<(String, String)> {
-    let host = snapshot_view(r, "s", "host");
-    tree(host, "/")
-        .entries
-        .iter()
-        .map(|e| (e.path.trim_start_matches('/').to_string(), e))
-        .filter(|(p, _)| {
-            !["proc", "dev", "layers"]
-                .iter()
-                .any(|m| p == m || p.starts_with(&format!("{m}/")))
-        })
-        .map(|(p, e)| (p, format!("{:?} {:o} {:?}", e.kind, e.mode, e.link_target)))
-        .collect()
-}
-
-/// umoci's rootfs in the same shape (its empty `dev` and `proc` left out as the lab's are).
-fn shaped(oracle: std::collections::BTreeMap<String, Node>) -> Vec<(String, String)> {
-    oracle
-        .into_iter()
-        .filter(|(p, _)| p != "dev" && p != "proc")
-        .map(|(p, node)| {
-            let shape = match node {
-                Node::File { mode, .. } => format!("File {mode:o} None"),
-                Node::Dir { mode } => format!("Dir {mode:o} None"),
-                Node::Symlink(t) => format!("Symlink 777 Some({t:?})"),
-            };
-            (p, shape)
-        })
-        .collect()
+    // umoci's empty `dev` and `proc` left out, as the lab's own are.
+    let host = snapshot_view(&again, "s", "host");
+    assert_eq!(
+        merged_shape(host, "/"),
+        store_support::shaped(oracle, &["dev", "proc"])
+    );
 }
 
 #[test]

@@ -106,17 +106,7 @@ impl ImageRef {
             _ => (s, None),
         };
         if let Some(tag) = tag {
-            let ok = !tag.is_empty()
-                && tag.len() <= 128
-                && !tag.starts_with(['.', '-'])
-                && tag
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-            if !ok {
-                return Err(format!(
-                    "`{tag}` is not a tag: up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -"
-                ));
-            }
+            check_tag(tag)?;
         }
         let component_ok = |c: &str| {
             !c.is_empty()
@@ -143,6 +133,23 @@ impl ImageRef {
                  slashes (e.g. `tools`, `debian`, `library/nginx:1.27`)"
             ))
         }
+    }
+}
+
+/// A tag as registries accept it: up to 128 of `A-Za-z0-9_.-`, not starting with `.` or `-`.
+pub fn check_tag(tag: &str) -> Result<(), String> {
+    let ok = !tag.is_empty()
+        && tag.len() <= 128
+        && !tag.starts_with(['.', '-'])
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{tag}` is not a tag: up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -"
+        ))
     }
 }
 
@@ -291,8 +298,9 @@ pub struct LayerEntry {
     /// Bytes, for regular files (0 otherwise).
     #[serde(default)]
     pub size: u64,
-    /// Permission bits as stored (setuid/setgid already stripped by the store).
+    /// Permission bits as stored (setuid/setgid already stripped by the store), at most 0o7777.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 4095))]
     pub mode: u32,
     /// A symlink's or hard link's target.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -94,15 +94,7 @@ pub fn images(args: ImagesArgs) -> anyhow::Result<()> {
             let imported = store
                 .import(&path, name.as_deref())
                 .map_err(|e| classify(e, &format!("importing {}", path.display())))?;
-            for w in &imported.warnings {
-                eprintln!("rootlab: warning: {w}");
-            }
-            let s = &imported.summary;
-            let line = format!(
-                "{} {} ({} layers, {} bytes)\n",
-                s.name, s.digest, s.layers, s.size
-            );
-            Ok(print(line.as_bytes())?)
+            added(&imported)
         }
         ImagesCommand::Pull {
             reference,
@@ -163,7 +155,11 @@ fn pull(
             .map_err(|e| classify(e, &format!("importing {reference}")))
     });
     let _ = std::fs::remove_dir_all(&dir);
-    let imported = imported?;
+    added(&imported?)
+}
+
+/// An image the store now holds: its warnings on stderr, one line on stdout.
+fn added(imported: &crate::store::Imported) -> anyhow::Result<()> {
     for w in &imported.warnings {
         eprintln!("rootlab: warning: {w}");
     }

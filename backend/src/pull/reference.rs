@@ -37,7 +37,7 @@ impl Reference {
         };
         let (name, tag) = split_tag(rest);
         if let Some(tag) = tag {
-            check_tag(tag).map_err(|r| fail(&r))?;
+            rootlab_shared::image::check_tag(tag).map_err(|r| fail(&r))?;
         }
         let (registry, repository) = split_registry(name);
         check_registry(&registry).map_err(|r| fail(&r))?;
@@ -135,22 +135,6 @@ fn split_registry(name: &str) -> (String, &str) {
             (host, rest)
         }
         _ => (DEFAULT_REGISTRY.to_string(), name),
-    }
-}
-
-fn check_tag(tag: &str) -> Result<(), String> {
-    let ok = !tag.is_empty()
-        && tag.len() <= 128
-        && !tag.starts_with(['.', '-'])
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{tag}` is not a tag: up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -"
-        ))
     }
 }
 

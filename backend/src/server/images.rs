@@ -116,6 +116,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<ImageSummary
     responses(
         (status = 200, description = "The image", body = rootlab_shared::image::DetailJson),
         (status = 404, description = "No such image", body = ErrorBody),
+        (status = 422, description = "Not an image name", body = ErrorBody),
     ))]
 pub async fn inspect(
     State(state): State<AppState>,
@@ -133,6 +134,7 @@ pub async fn inspect(
     responses(
         (status = 200, description = "The layer view", body = LayerView),
         (status = 404, description = "No such image", body = ErrorBody),
+        (status = 422, description = "Not an image name", body = ErrorBody),
     ))]
 pub async fn layers(
     State(state): State<AppState>,
@@ -163,7 +165,7 @@ pub struct UpperLayer {
         (status = 400, description = "Not JSON", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 404, description = "No such image", body = ErrorBody),
-        (status = 422, description = "Not a list of layer entries", body = ErrorBody),
+        (status = 422, description = "Not an image name, or not a list of layer entries (`fields` names the entry)", body = ErrorBody),
     ))]
 pub async fn layers_with_upper(
     State(state): State<AppState>,
@@ -179,6 +181,7 @@ pub async fn layers_with_upper(
             )],
         )
     })?;
+    check_upper(&upper.upper)?;
     let store = service(&state)?.store.clone();
     blocking(move || {
         store
@@ -187,6 +190,37 @@ pub async fn layers_with_upper(
     })
     .await
     .map(Json)
+}
+
+/// A writable layer's entries as a layer lists them: relative clean paths, permission bits.
+fn check_upper(upper: &[LayerEntry]) -> Result<(), AppError> {
+    let mut problems = Vec::new();
+    for (i, e) in upper.iter().enumerate() {
+        let clean = !e.path.is_empty()
+            && !e.path.starts_with('/')
+            && e.path
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..");
+        if !clean {
+            problems.push(field(
+                &format!("upper[{i}].path"),
+                "a relative path without empty, `.` or `..` components",
+            ));
+        }
+        if e.mode > 0o7777 {
+            problems.push(field(
+                &format!("upper[{i}].mode"),
+                "permission bits, at most 0o7777",
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(
+        AppError::new(ErrorCode::InvalidSpec, "not a writable layer's entries")
+            .with_fields(problems),
+    )
 }
 
 fn image_ref(name: &str) -> Result<ImageRef, AppError> {

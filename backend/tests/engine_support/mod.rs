@@ -487,6 +487,22 @@ pub fn names(t: &Tree) -> Vec<String> {
         .collect()
 }
 
+/// `root`'s tree in `view` as (path relative to `/`, "Kind mode target"), without the lab's own
+/// mount points (/proc, /dev, /layers): the kernel's merged view, to compare with an oracle.
+pub fn merged_shape(view: &View, root: &str) -> Vec<(String, String)> {
+    tree(view, root)
+        .entries
+        .iter()
+        .map(|e| (e.path.trim_start_matches('/').to_string(), e))
+        .filter(|(p, _)| {
+            !["proc", "dev", "layers"]
+                .iter()
+                .any(|m| p == m || p.starts_with(&format!("{m}/")))
+        })
+        .map(|(p, e)| (p, format!("{:?} {:o} {:?}", e.kind, e.mode, e.link_target)))
+        .collect()
+}
+
 pub fn mount_at<'a>(v: &'a View, target: &str) -> Option<&'a MountEntry> {
     v.mounts.iter().rev().find(|m| m.target == target)
 }

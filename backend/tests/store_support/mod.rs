@@ -90,6 +90,21 @@ pub enum Node {
     Symlink(String),
 }
 
+/// A rootfs map in the shape of `engine_support::merged_shape`, leaving out `skip`.
+pub fn shaped(tree: BTreeMap<String, Node>, skip: &[&str]) -> Vec<(String, String)> {
+    tree.into_iter()
+        .filter(|(p, _)| !skip.contains(&p.as_str()))
+        .map(|(p, node)| {
+            let shape = match node {
+                Node::File { mode, .. } => format!("File {mode:o} None"),
+                Node::Dir { mode } => format!("Dir {mode:o} None"),
+                Node::Symlink(t) => format!("Symlink 777 Some({t:?})"),
+            };
+            (p, shape)
+        })
+        .collect()
+}
+
 /// `umoci unpack`'s rootfs of `oci:<tag>`.
 pub fn umoci_rootfs(layout: &Path, tag: &str, work: &Path) -> BTreeMap<String, Node> {
     let bundle = work.join(format!("bundle-{tag}"));

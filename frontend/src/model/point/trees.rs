@@ -70,27 +70,17 @@ pub fn container_layer(result: &RunResult, spec: &Spec) -> Option<Point> {
             preview: e.preview.clone(),
         })
         .collect();
-    let with = |note: &str| -> Vec<String> {
-        items
-            .iter()
-            .filter(|i| i.note == note)
-            .map(|i| i.path.clone())
-            .collect()
-    };
-    let mut parts = Vec::new();
-    for (note, what) in [
-        ("", "written (new, or copied up from the image and changed)"),
-        ("whiteout", "deleted: a whiteout hides the image's file"),
-        (
-            "opaque",
-            "re-created as an opaque directory hiding the image's one",
-        ),
-    ] {
-        let paths = with(note);
-        if !paths.is_empty() {
-            parts.push(format!("{} {what}", and_list(&paths)));
-        }
-    }
+    let parts = by_note(
+        &items,
+        &[
+            ("", "written (new, or copied up from the image and changed)"),
+            ("whiteout", "deleted: a whiteout hides the image's file"),
+            (
+                "opaque",
+                "re-created as an opaque directory hiding the image's one",
+            ),
+        ],
+    );
     Some(Point {
         tone: Tone::Neutral,
         sentence: format!(
@@ -102,6 +92,21 @@ pub fn container_layer(result: &RunResult, spec: &Spec) -> Option<Point> {
             items,
         },
     })
+}
+
+/// For each (note, what it means) with entries: "`a, b and c` what".
+fn by_note(items: &[EntryLine], notes: &[(&str, &str)]) -> Vec<String> {
+    notes
+        .iter()
+        .filter_map(|(note, what)| {
+            let paths: Vec<String> = items
+                .iter()
+                .filter(|i| i.note == *note)
+                .map(|i| i.path.clone())
+                .collect();
+            (!paths.is_empty()).then(|| format!("{} {what}", and_list(&paths)))
+        })
+        .collect()
 }
 
 /// Layer names holding `path` (relative), in stacking order as the result lists them.
@@ -141,30 +146,20 @@ fn writes(snap: &Snapshot, layer: &LayerTree) -> Point {
             }
         })
         .collect();
-    let with = |note: &str| -> Vec<String> {
-        items
-            .iter()
-            .filter(|i| i.note == note)
-            .map(|i| i.path.clone())
-            .collect()
-    };
-    let mut parts = Vec::new();
-    for (note, what) in [
-        ("copied up", "copied up and changed"),
-        (
-            "whiteout",
-            "deleted, left as a whiteout that hides the lower file",
-        ),
-        (
-            "opaque",
-            "recreated as an opaque directory that hides the lower one's content",
-        ),
-    ] {
-        let paths = with(note);
-        if !paths.is_empty() {
-            parts.push(format!("{} {what}", and_list(&paths)));
-        }
-    }
+    let parts = by_note(
+        &items,
+        &[
+            ("copied up", "copied up and changed"),
+            (
+                "whiteout",
+                "deleted, left as a whiteout that hides the lower file",
+            ),
+            (
+                "opaque",
+                "recreated as an opaque directory that hides the lower one's content",
+            ),
+        ],
+    );
     let sentence = format!(
         "Every write landed in the writable layer “{}”: {}. The image layers below it are read-only.",
         layer.name,
