@@ -386,6 +386,22 @@ fn overlay_features_an_unprivileged_overlay_may_and_may_not_use() {
     assert!(e
         .explanation
         .contains("conflicting options: userxattr,metacopy=on"));
+    // After a volatile mount, the kernel refuses the same upper until its mark is removed.
+    let r = w.run(json!({ "layers": layers.clone(), "steps": [
+        { "op": "mkdir", "path": "/C" },
+        { "op": "overlay", "target": "/C", "lowers": ["A"], "upper": "U", "options": ["volatile"] },
+        { "op": "umount", "target": "/C" },
+        { "op": "overlay", "target": "/C", "lowers": ["A"], "upper": "U" } ] }));
+    assert_ok(&r.steps[2]);
+    let StepOutcome::Error(e) = &r.steps[3].outcome else {
+        panic!("{:?}", r.steps[3].outcome)
+    };
+    assert_eq!(e.errno.as_deref(), Some("EINVAL"));
+    assert!(
+        e.explanation.contains("incompat feature 'volatile'"),
+        "{}",
+        e.explanation
+    );
 }
 
 #[test]

@@ -239,6 +239,17 @@ fn overlay_refusal(
              host's root can use it"
         ));
     }
+    if let Some(u) = upper {
+        // A volatile mount leaves this mark in its work dir; the kernel refuses the upper after.
+        if Path::new(&format!("/layers/.work-{u}/work/incompat/volatile")).exists() {
+            return Some(format!(
+                "the kernel logs \"overlay with incompat feature 'volatile' cannot be mounted\": \
+                 an earlier volatile mount of upper {u} left work/incompat/volatile in its work \
+                 dir, since its writes may never have reached the disk; remove that dir (or use a \
+                 fresh upper) to mount it again"
+            ));
+        }
+    }
     if upper.is_none() && lowers.len() == 1 {
         return Some(
             "a read-only overlay (no upper) needs at least two lowers: the kernel logs \"at least \
