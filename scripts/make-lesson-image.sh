@@ -42,7 +42,10 @@ step() { # step "created_by" command...: unpack, change the rootfs, repack as on
 base() { cp -a "$work/rootfs/." "$1/"; }
 install_tree() {
   local deb
-  deb=$(cd "$work" && apt-get download tree >/dev/null 2>&1 && ls tree_*.deb) \
+  # apt's package lists may be empty on a fresh machine: update once if the download fails.
+  deb=$(cd "$work" && { apt-get download tree >/dev/null 2>&1 \
+          || { apt-get update -qq >/dev/null 2>&1 && apt-get download tree >/dev/null 2>&1; }; } \
+        && ls tree_*.deb) \
     || { echo "lesson image: apt-get download tree failed" >&2; exit 1; }
   cp "$work/$deb" "$1/tmp/tree.deb"
   mount --rbind /dev "$1/dev"
