@@ -114,6 +114,18 @@ async fn imports_only_when_allowed_then_list_and_inspect() {
     assert_eq!(top["upper"], true);
     assert_eq!(top["deleted"][0]["path"], "etc/motd");
     assert_eq!(top["added"][0]["path"], "etc/app.conf");
+    // Entries must be a layer's: relative clean paths, permission bits, sizes within the schema.
+    let bad = json!({ "upper": [ { "path": "../x", "kind": "file", "mode": 70000,
+                                   "size": 9223372036854775808u64 } ] });
+    let (status, _, body) = send(&on, post_json("/api/v1/images/motd%3A1/layers", bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<String> = json_of(&body)["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fields, ["upper[0].path", "upper[0].mode", "upper[0].size"]);
     let (status, _, body) = send(
         &on,
         post_json("/api/v1/images/motd%3A1/layers", json!({ "upper": 1 })),

@@ -213,6 +213,12 @@ fn check_upper(upper: &[LayerEntry]) -> Result<(), AppError> {
                 "permission bits, at most 0o7777",
             ));
         }
+        if e.size > i64::MAX as u64 {
+            problems.push(field(
+                &format!("upper[{i}].size"),
+                "bytes, at most 2^63 - 1",
+            ));
+        }
     }
     if problems.is_empty() {
         return Ok(());
