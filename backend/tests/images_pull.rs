@@ -52,7 +52,7 @@ fn pulled_images_land_in_the_store_and_run() {
     assert_eq!(detail["source"], "pull");
     assert_eq!(detail["layers"].as_array().map(Vec::len), Some(2));
     assert!(
-        !state.join("pulls").read_dir().unwrap().any(|_| true),
+        !state.join("incoming").read_dir().unwrap().any(|_| true),
         "the pull's own layout is gone once imported"
     );
 

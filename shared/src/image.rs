@@ -85,6 +85,13 @@ impl ImageRef {
         last.split_once(':').map(|(_, t)| t)
     }
 
+    /// The name an image pulled by `reference` is stored under: the reference as typed, with
+    /// `:latest` added when it has no tag; none when it is pinned by digest or is no name.
+    pub fn for_pulled(reference: &str) -> Option<ImageRef> {
+        let r = ImageRef(reference.to_string());
+        (!reference.contains('@') && r.check().is_ok()).then(|| ImageRef(r.normalized()))
+    }
+
     /// Why the reference is not one, if it is not (the message names no field: callers do).
     pub fn check(&self) -> Result<(), String> {
         let s = self.0.as_str();
@@ -390,6 +397,18 @@ mod tests {
         assert_eq!(text.matches("\"layers\"").count(), 1, "{text}");
         assert!(text.contains("\"name\":\"x:1\""));
         assert_eq!(serde_json::from_str::<ImageDetail>(&text).unwrap(), detail);
+    }
+
+    #[test]
+    fn a_pulled_reference_is_stored_under_its_name_with_a_tag() {
+        let name = |r: &str| ImageRef::for_pulled(r).map(|i| i.0);
+        assert_eq!(
+            name("127.0.0.1:5000/app").as_deref(),
+            Some("127.0.0.1:5000/app:latest")
+        );
+        assert_eq!(name("nginx:1.27").as_deref(), Some("nginx:1.27"));
+        assert_eq!(name("nginx@sha256:00"), None);
+        assert_eq!(name("Not A Name"), None);
     }
 
     #[test]

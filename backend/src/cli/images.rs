@@ -130,24 +130,23 @@ pub fn images(args: ImagesArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Pull into a layout of its own under `<state_dir>/pulls/` (a pull holds no store lock while
-/// it downloads; the next pull removes what a killed one left), then import it like any layout.
+/// Pull into a layout of its own (`Store::incoming`: a pull holds no store lock while it
+/// downloads; what a killed one left is removed by the next), then import it like any layout.
 fn pull(
     store: &Store,
     reference: &str,
     name: Option<String>,
     flags: &super::pull::PullFlags,
 ) -> anyhow::Result<()> {
-    let name = name.or_else(|| default_name(reference));
+    let name = name.or_else(|| ImageRef::for_pulled(reference).map(|r| r.0));
     if let Some(n) = &name {
         ImageRef(n.clone())
             .check()
             .map_err(|why| InvalidInput(format!("--name {n}: {why}")))?;
     }
-    let pulls = store.config().state_dir.join("pulls");
-    std::fs::create_dir_all(&pulls).with_context(|| format!("creating {}", pulls.display()))?;
-    remove_stale_pulls(&pulls);
-    let dir = pulls.join(format!("pull-{}", std::process::id()));
+    let dir = store
+        .incoming("pull")
+        .map_err(|e| classify(e, "making room for the pull"))?;
     let pulled = super::pull::fetch(reference, &dir, flags);
     let imported = pulled.and_then(|_| {
         store
@@ -169,35 +168,6 @@ fn added(imported: &crate::store::Imported) -> anyhow::Result<()> {
         s.name, s.digest, s.layers, s.size
     );
     Ok(print(line.as_bytes())?)
-}
-
-/// Layouts of pulls whose process is gone.
-fn remove_stale_pulls(pulls: &std::path::Path) {
-    for entry in std::fs::read_dir(pulls).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix("pull-")
-            .and_then(|p| p.parse::<u32>().ok());
-        let pid = pid.or_else(|| {
-            // pull_to_layout's own temp sibling: `.pull-<pid>.pull-*`
-            name.strip_prefix(".pull-")
-                .and_then(|r| r.split('.').next())
-                .and_then(|p| p.parse().ok())
-        });
-        if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-/// The name a pulled image gets: the reference as typed, `:latest` added; none when pinned
-/// by digest.
-fn default_name(reference: &str) -> Option<String> {
-    if reference.contains('@') {
-        return None;
-    }
-    let r = ImageRef(reference.to_string());
-    r.check().ok().map(|()| r.normalized())
 }
 
 fn open(engine: &EngineArgs) -> anyhow::Result<Store> {

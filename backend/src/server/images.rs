@@ -3,7 +3,6 @@
 //! `--allow-import`). A request never names where the server connects: a pull goes to a listed
 //! registry or nowhere (no SSRF), and every upload goes through the store's hardened unpacker.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -271,7 +270,10 @@ pub async fn pull(
             "this server does not pull images (its operator can allow registries with --allow-registry)",
         ));
     }
-    let name = req.name.clone().or_else(|| default_name(&req.reference));
+    let name = req
+        .name
+        .clone()
+        .or_else(|| ImageRef::for_pulled(&req.reference).map(|r| r.0));
     if let Some(n) = &name {
         image_ref(n).map_err(|e| e.with_fields(vec![field("name", "not an image name")]))?;
     }
@@ -280,13 +282,8 @@ pub async fn pull(
         insecure_registries: svc.insecure_registries.clone(),
         ..PullOptions::default()
     };
-    let dir = pull_dir(&svc.store);
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            tracing::error!(error = %e, "creating {}", parent.display());
-            AppError::new(ErrorCode::Internal, "the image store failed")
-        })?;
-    }
+    let store = svc.store.clone();
+    let dir = blocking(move || store.incoming("pull")).await?;
     let pulled = pull_to_layout(&req.reference, &dir, &opts, &mut |_| {}).await;
     if let Err(e) = pulled {
         let _ = std::fs::remove_dir_all(&dir);
@@ -314,23 +311,6 @@ fn pull_error(e: crate::pull::PullError) -> AppError {
             format!("the registry failed: {e}"),
         )
     }
-}
-
-/// A directory of its own for one pull, beside the store (a pull holds no store lock).
-fn pull_dir(store: &Store) -> PathBuf {
-    let mut id = [0u8; 8];
-    let _ = getrandom::fill(&mut id);
-    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    store
-        .config()
-        .state_dir
-        .join("pulls")
-        .join(format!("pull-{}-{hex}", std::process::id()))
-}
-
-fn default_name(reference: &str) -> Option<String> {
-    let r = ImageRef(reference.to_string());
-    (!reference.contains('@') && r.check().is_ok()).then(|| r.normalized())
 }
 
 fn added_of(imported: Imported) -> ImageAdded {
@@ -377,17 +357,16 @@ pub async fn import(
         image_ref(n)?;
     }
     let store = svc.store.clone();
-    let file = pull_dir(&store).with_extension("tar");
-    let at = file.clone();
     let added = blocking(move || {
-        let parent = at.parent().expect("a pull dir has a parent");
-        std::fs::create_dir_all(parent).map_err(|e| store_io(e, parent))?;
-        std::fs::write(&at, &body).map_err(|e| store_io(e, &at))?;
-        store.import(&at, query.name.as_deref())
+        let at = store.incoming("upload")?;
+        let added = std::fs::write(&at, &body)
+            .map_err(|e| store_io(e, &at))
+            .and_then(|()| store.import(&at, query.name.as_deref()));
+        let _ = std::fs::remove_file(&at);
+        added
     })
-    .await;
-    let _ = std::fs::remove_file(&file);
-    Ok((StatusCode::CREATED, Json(added_of(added?))))
+    .await?;
+    Ok((StatusCode::CREATED, Json(added_of(added))))
 }
 
 /// An archive comes as `application/x-tar`, `application/gzip` or `application/octet-stream`.

@@ -201,3 +201,42 @@ fn last_used(record: &Path) -> SystemTime {
         .and_then(|m| m.modified())
         .unwrap_or(SystemTime::UNIX_EPOCH)
 }
+
+/// Entries of `<state>/incoming` whose process is gone: `<kind>-<pid>-<random>`, and the
+/// temporary siblings a pull makes beside its destination (`.<kind>-<pid>-<random>.pull-*`).
+pub fn remove_stale_incoming(dir: &Path) {
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .trim_start_matches('.')
+            .split('-')
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+            let path = entry.path();
+            let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+        }
+    }
+}
+
+#[cfg(test)]
+mod incoming_tests {
+    use super::remove_stale_incoming;
+
+    #[test]
+    fn leftovers_of_gone_processes_go_and_live_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let live = dir.path().join(format!("pull-{me}-aa"));
+        let gone = dir.path().join("pull-999999999-bb");
+        let gone_sibling = dir.path().join(".pull-999999999-bb.pull-cc");
+        let gone_upload = dir.path().join("upload-999999999-dd");
+        for d in [&live, &gone, &gone_sibling] {
+            std::fs::create_dir(d).unwrap();
+        }
+        std::fs::write(&gone_upload, b"tar").unwrap();
+        remove_stale_incoming(dir.path());
+        assert!(live.exists());
+        assert!(!gone.exists() && !gone_sibling.exists() && !gone_upload.exists());
+    }
+}

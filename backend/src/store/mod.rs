@@ -228,6 +228,20 @@ impl Store {
         Ok(store)
     }
 
+    /// A fresh path for a download or an upload on its way into the store,
+    /// `<state>/incoming/<kind>-<pid>-<random>`: outside the store (a pull holds no lock while it
+    /// downloads) and removed by its caller. What processes that are gone left there is removed
+    /// first.
+    pub fn incoming(&self, kind: &str) -> Result<PathBuf, StoreError> {
+        let dir = self.cfg.state_dir.join("incoming");
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io("creating", &dir, e))?;
+        gc::remove_stale_incoming(&dir);
+        let mut id = [0u8; 8];
+        let _ = getrandom::fill(&mut id);
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(dir.join(format!("{kind}-{}-{hex}", std::process::id())))
+    }
+
     /// The engine configuration it was opened with (its state dir holds the store).
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
