@@ -139,11 +139,24 @@ pub async fn layers(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<LayerView>, AppError> {
-    let image = image_ref(&name)?;
-    let store = service(&state)?.store.clone();
-    blocking(move || store.listing(&image).map(|l| layer_view(&l, None)))
-        .await
-        .map(Json)
+    view_of(&state, &name, None).await
+}
+
+/// `name`'s layer view, with `upper` as the top row when given.
+async fn view_of(
+    state: &AppState,
+    name: &str,
+    upper: Option<Vec<LayerEntry>>,
+) -> Result<Json<LayerView>, AppError> {
+    let image = image_ref(name)?;
+    let store = service(state)?.store.clone();
+    blocking(move || {
+        store
+            .listing(&image)
+            .map(|l| layer_view(&l, upper.as_deref()))
+    })
+    .await
+    .map(Json)
 }
 
 /// `POST /api/v1/images/{name}/layers`: a container's writable layer to show on top.
@@ -171,7 +184,7 @@ pub async fn layers_with_upper(
     Path(name): Path<String>,
     super::extract::JsonBytes(body): super::extract::JsonBytes,
 ) -> Result<Json<LayerView>, AppError> {
-    let image = image_ref(&name)?;
+    image_ref(&name)?;
     let upper: UpperLayer = serde_json::from_slice(&body).map_err(|e| {
         AppError::new(ErrorCode::InvalidSpec, format!("not a writable layer: {e}")).with_fields(
             vec![field(
@@ -181,14 +194,7 @@ pub async fn layers_with_upper(
         )
     })?;
     check_upper(&upper.upper)?;
-    let store = service(&state)?.store.clone();
-    blocking(move || {
-        store
-            .listing(&image)
-            .map(|l| layer_view(&l, Some(&upper.upper)))
-    })
-    .await
-    .map(Json)
+    view_of(&state, &name, Some(upper.upper)).await
 }
 
 /// A writable layer's entries as a layer lists them: relative clean paths, permission bits.
