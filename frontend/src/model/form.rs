@@ -44,6 +44,7 @@ pub const OPS: &[&str] = &[
     "wait",
     "escape",
     "exit",
+    "commit",
     "snapshot",
 ];
 pub const PROPAGATIONS: &[&str] = &["shared", "private", "slave", "unbindable"];
@@ -120,6 +121,7 @@ pub fn step_fields(op: &str) -> &'static [(&'static str, Kind)] {
         "run" => &[("in", Actor), ("argv", List), ("background", Bool)],
         "wait" => &[("in", Actor), ("timeout_ms", Number)],
         "escape" | "exit" => &[("in", Actor)],
+        "commit" => &[("container", Text), ("name", Text), ("message", OptText)],
         "snapshot" => &[
             ("label", Text),
             ("views", List),
@@ -157,6 +159,7 @@ pub fn step_template(op: &str, actor: &str) -> Value {
         "write" | "delete" | "mkdir" => json!({ "path": "/tmp/file" }),
         "run" => json!({ "argv": ["ls", "/"] }),
         "snapshot" => json!({ "label": "snapshot", "paths": ["/"] }),
+        "commit" => json!({ "container": "c1", "name": "my-image:1" }),
         _ => json!({}),
     };
     if step_fields(op).iter().any(|(k, _)| *k == "in") {
